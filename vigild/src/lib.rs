@@ -1,0 +1,1 @@
+//! The vigild daemon as a library, so that tests can drive its parts.
