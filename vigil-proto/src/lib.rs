@@ -5,6 +5,7 @@
 //! everything in it is tested with plain unit tests.
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod cmdline;
 pub mod duration;
 pub mod signal;
