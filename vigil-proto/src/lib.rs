@@ -8,4 +8,6 @@
 pub mod api;
 pub mod cmdline;
 pub mod duration;
+pub mod plan;
 pub mod signal;
+mod suggest;
