@@ -1,1 +1,8 @@
 //! The vigild daemon as a library, so that tests can drive its parts.
+//!
+//! `main.rs` only turns argv and the environment into a [`config::Config`]
+//! and hands it to [`boot::run`].
+
+pub mod boot;
+pub mod config;
+pub mod exit;
