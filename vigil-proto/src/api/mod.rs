@@ -46,7 +46,7 @@ pub use services::{
     ServiceAction, ServiceInfo, ServiceStartup, ServiceStatus, ServicesRequest, SignalsRequest,
 };
 pub use system::{HealthInfo, HealthLevel, SystemInfo};
-pub use time::{ParseTimestampError, Timestamp, UtcOffset};
+pub use time::{ParseTimestampError, Precision, Timestamp, UtcOffset};
 
 /// A request value that parsed as JSON or as a query string but that the
 /// endpoint does not accept.

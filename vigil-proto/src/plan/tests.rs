@@ -871,3 +871,37 @@ fn worked_example_prints_as_pebble_does() {
     let (_, built) = load(&layers.0).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(built.plan.to_yaml(), expected);
 }
+
+// ----- documentation -----
+
+/// Every ```yaml block of the README and docs/ is a valid layer, so the
+/// examples users copy are true.
+#[test]
+fn every_yaml_block_in_the_docs_parses() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut files = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "md") {
+            files.push(path);
+        }
+    }
+    let mut blocks = 0;
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find("```yaml\n") {
+            let body = &rest[start + "```yaml\n".len()..];
+            let end = body.find("\n```").expect("unterminated yaml block");
+            let yaml = &body[..end + 1];
+            let line = text[..text.len() - body.len()].lines().count() + 1;
+            let source = Source::File(format!("{}:block at line {line}", file.display()));
+            if let Err(error) = Layer::parse(yaml, "docs", "docs", source) {
+                panic!("{error}");
+            }
+            blocks += 1;
+            rest = &body[end..];
+        }
+    }
+    assert!(blocks >= 5, "found only {blocks} yaml blocks");
+}
