@@ -7,3 +7,5 @@ pub mod boot;
 pub mod config;
 pub mod exit;
 pub mod log;
+pub mod pool;
+pub mod reactor;
