@@ -6,6 +6,7 @@
 //! and 3 (nothing blocks but `poll`).
 
 pub mod children;
+pub mod listener;
 pub mod output;
 pub mod signals;
 pub mod timers;
