@@ -7,5 +7,6 @@ pub mod boot;
 pub mod config;
 pub mod exit;
 pub mod log;
+pub mod logs;
 pub mod pool;
 pub mod reactor;
