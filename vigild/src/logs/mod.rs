@@ -9,9 +9,23 @@
 //! blocking (DESIGN.md §3 invariants 3 and 6). Every buffer here has a named
 //! bound (invariant 4).
 //!
-//! [`LineSplitter`] (one per pipe) cuts the bytes into lines of at most
-//! [`MAX_LINE_BYTES`], with invalid UTF-8 replaced.
+//! The path of one line:
+//!
+//! 1. [`LineSplitter`] (one per pipe) cuts the bytes into lines of at most
+//!    [`MAX_LINE_BYTES`], with invalid UTF-8 replaced.
+//! 2. [`LogStore::push`] puts each line into its service's ring buffer,
+//!    bounded in bytes ([`ENTRY_OVERHEAD`] per entry on top of the message),
+//!    and numbers it with a [`Seq`].
+//! 3. Readers take entries back out: [`LogStore::tail`] for a small
+//!    backlog, a [`Cursor`] from [`LogStore::cursor`] or
+//!    [`LogStore::cursor_at_tail`] paged with [`LogStore::since`] for
+//!    followers, large backlogs and push targets, and
+//!    [`LogStore::last_lines`] for a failed start.
 
 pub mod lines;
+mod ring;
+pub mod store;
 
 pub use lines::{LineSplitter, MAX_LINE_BYTES, PARTIAL_LINE_TIMEOUT};
+pub use ring::{ENTRY_OVERHEAD, MIN_RING_BYTES};
+pub use store::{Batch, Cursor, Entry, LogStore, Seq, ServiceFilter};
