@@ -9,9 +9,8 @@
 use std::io::Write as _;
 use std::time::SystemTime;
 
-use vigil_proto::api::{Precision, Timestamp};
-
 use crate::config::{LogFormat, LogLevel};
+use crate::logs::format::utc_millis;
 
 /// Writes vigild's log lines at or above a level.
 #[derive(Debug, Clone, Copy)]
@@ -65,7 +64,7 @@ impl Logger {
         message: &str,
         fields: &[(&str, &str)],
     ) -> String {
-        let time = log_time(at);
+        let time = utc_millis(at);
         let name = match level {
             LogLevel::Error => "error",
             LogLevel::Warn => "warn",
@@ -90,19 +89,6 @@ impl Logger {
                 line
             }
         }
-    }
-}
-
-/// UTC with exactly three fraction digits: `2025-03-01T10:15:30.123Z`.
-fn log_time(at: SystemTime) -> String {
-    let seconds = Timestamp::utc(at).format(Precision::Seconds);
-    let millis = at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.subsec_millis())
-        .unwrap_or(0);
-    match seconds.strip_suffix('Z') {
-        Some(base) => format!("{base}.{millis:03}Z"),
-        None => seconds,
     }
 }
 

@@ -65,7 +65,7 @@ impl ApiSocket {
         }
         // Bind under a umask that leaves the socket closed to everyone, then
         // open it up to `mode`: it is never more open than asked, even for a
-        // moment.
+        // moment. The umask is process-wide: bind before starting threads.
         let old = nix::sys::stat::umask(Mode::from_bits_truncate(0o777));
         let bound = UnixListener::bind(path);
         nix::sys::stat::umask(old);
@@ -127,6 +127,17 @@ impl Drop for ApiSocket {
 mod tests {
     use super::*;
 
+    /// Binding changes the process-wide umask for a moment; tests on other
+    /// threads must not create files meanwhile. (The daemon binds before it
+    /// starts any thread.)
+    static UMASK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        UMASK
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn temp(name: &str) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("vigil-listener-{}-{name}", std::process::id()));
@@ -136,6 +147,7 @@ mod tests {
 
     #[test]
     fn binds_with_mode_and_removes_on_drop() {
+        let _serial = serial();
         let path = temp("mode");
         let socket = ApiSocket::bind(&path, 0o600).unwrap();
         let metadata = std::fs::metadata(&path).unwrap();
@@ -148,6 +160,7 @@ mod tests {
 
     #[test]
     fn a_live_socket_is_not_stolen_and_a_stale_one_is_replaced() {
+        let _serial = serial();
         let path = temp("live");
         let socket = ApiSocket::bind(&path, 0o666).unwrap();
         let error = ApiSocket::bind(&path, 0o666).unwrap_err();
@@ -169,6 +182,7 @@ mod tests {
 
     #[test]
     fn a_regular_file_is_refused() {
+        let _serial = serial();
         let path = temp("file");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, "x").unwrap();
