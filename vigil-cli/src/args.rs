@@ -22,6 +22,9 @@ pub enum UsageError {
     UnknownOption(String),
     /// An argument that the command does not take.
     UnexpectedArgument(String),
+    /// A positional argument that must be given at least once, such as
+    /// `SERVICE` for `vigil start`.
+    MissingArgument(&'static str),
     /// An option that takes a value came last, with nothing after it.
     MissingValue(String),
     /// `--opt=value` was written for a switch, which takes no value.
@@ -54,6 +57,7 @@ impl fmt::Display for UsageError {
             }
             Self::UnknownOption(option) => write!(f, "unknown option {option}"),
             Self::UnexpectedArgument(arg) => write!(f, "unexpected argument \"{arg}\""),
+            Self::MissingArgument(name) => write!(f, "missing argument {name}"),
             Self::MissingValue(option) => write!(f, "missing value for {option}"),
             Self::UnexpectedValue(option) => write!(f, "{option} takes no value"),
             Self::Repeated(option) => write!(f, "{option} given more than once"),

@@ -1,13 +1,26 @@
 //! `vigil`: the command-line client of vigild.
 //!
 //! `main` turns argv into global options and a command, runs the command and
-//! exits with its code. A usage error is one `error: ` line on stderr and
+//! exits with its code. The commands (`cmd/`) talk to vigild through
+//! `client` (HTTP/1.1 over the Unix socket), wait for changes with `wait`,
+//! and print with `table`, `time` and `format`. A usage error is one `error: ` line on stderr and
 //! exit code 2 (cli.md §2.4); running `vigil` without a command prints the
 //! usage on stderr and exits with 2 too.
 
 mod args;
+mod client;
 mod cmd;
+mod format;
 mod global;
+mod interrupt;
+mod json;
+mod table;
+mod time;
+mod wait;
+
+#[cfg(test)]
+#[path = "../tests/util/fake.rs"]
+mod fake;
 
 use std::process::ExitCode;
 
@@ -28,7 +41,8 @@ const EXIT_USAGE: u8 = 2;
     note = "Global options may come before or after the command name. Every option that\n\
             takes a value also accepts --option=value; everything after -- is literal.",
     error_code(1, "the request, the connection or the change failed"),
-    error_code(2, "invalid command line")
+    error_code(2, "invalid command line"),
+    error_code(130, "interrupted while waiting for a change")
 )]
 struct Vigil {
     /// unix socket of vigild [env VIGIL_SOCKET, else PEBBLE_SOCKET; default
@@ -186,8 +200,8 @@ mod tests {
             UsageError::UnknownOption("--bogus".into())
         );
         assert_eq!(
-            parse(&["services"]).unwrap_err(),
-            UsageError::UnknownCommand("services".into())
+            parse(&["servces"]).unwrap_err(),
+            UsageError::UnknownCommand("servces".into())
         );
         assert_eq!(
             parse(&["--socket"]).unwrap_err(),

@@ -1,0 +1,382 @@
+//! The commands of cli.md §3 run end to end: output, exit codes and the
+//! requests they make.
+
+use std::io::{BufRead, BufReader, Read};
+
+use serde_json::{Value, json};
+
+use crate::util::fake::{After, FakeServer, Reply};
+use crate::util::{finish, interrupt, spawn, vigil};
+
+fn change(id: u64, status: &str, err: Option<&str>) -> Value {
+    let ready = matches!(status, "Done" | "Error" | "Hold");
+    let mut change = json!({"id": id.to_string(), "kind": "start", "summary": "Start service \"web\"",
+                            "status": status, "ready": ready, "spawn-time": "2025-03-01T10:00:00Z"});
+    if ready {
+        change["ready-time"] = json!("2025-03-01T10:00:01Z");
+    }
+    if let Some(err) = err {
+        change["err"] = json!(err);
+    }
+    change
+}
+
+/// The spec's example list, as JSON text in the API's key order.
+const SERVICES: &str = r#"[{"name":"db","startup":"enabled","current":"active","current-since":"2025-03-01T10:00:01.5+01:00"},{"name":"web","startup":"disabled","current":"inactive"}]"#;
+
+#[test]
+fn services_table() {
+    let server = FakeServer::start(vec![Reply::sync_text(SERVICES)]);
+    vigil(server.socket(), &["services", "--abs-time"]).expect(
+        0,
+        "Service  Startup   Current   Since\n\
+         db       enabled   active    2025-03-01T10:00:01+01:00\n\
+         web      disabled  inactive  -\n",
+        "",
+    );
+    assert_eq!(server.finish()[0].target, "/v1/services");
+}
+
+#[test]
+fn services_by_name_and_formats() {
+    let server = FakeServer::start(vec![Reply::sync_text(SERVICES), Reply::sync_text(SERVICES)]);
+    vigil(server.socket(), &["services", "--format=json", "db", "web"]).expect(
+        0,
+        "[{\"name\":\"db\",\"startup\":\"enabled\",\"current\":\"active\",\"current-since\":\"2025-03-01T10:00:01.5+01:00\"},\
+         {\"name\":\"web\",\"startup\":\"disabled\",\"current\":\"inactive\"}]\n",
+        "",
+    );
+    vigil(server.socket(), &["services", "--format", "yaml"]).expect(
+        0,
+        "- name: db\n  startup: enabled\n  current: active\n  current-since: \"2025-03-01T10:00:01.5+01:00\"\n\
+         - name: web\n  startup: disabled\n  current: inactive\n",
+        "",
+    );
+    let seen = server.finish();
+    assert_eq!(seen[0].target, "/v1/services?names=db%2Cweb");
+}
+
+#[test]
+fn empty_lists_say_so_on_stderr() {
+    let server = FakeServer::start(vec![
+        Reply::sync(json!([])),
+        Reply::sync(json!([])),
+        Reply::sync(json!([])),
+        Reply::sync(json!([])),
+    ]);
+    vigil(server.socket(), &["services"]).expect(0, "", "Plan has no services.\n");
+    vigil(server.socket(), &["services", "x"]).expect(0, "", "No matching services.\n");
+    vigil(server.socket(), &["changes"]).expect(0, "", "no changes found\n");
+    vigil(server.socket(), &["services", "--format", "json"]).expect(0, "[]\n", "");
+    server.finish();
+}
+
+#[test]
+fn start_waits_for_the_change() {
+    let server = FakeServer::start(vec![
+        Reply::change(17),
+        Reply::error(504, "timed out waiting for change after 30s"),
+        Reply::sync(change(17, "Done", None)),
+    ]);
+    vigil(server.socket(), &["start", "web", "db"]).expect(0, "", "");
+    let seen = server.finish();
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(seen[0].target, "/v1/services");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&seen[0].body).unwrap(),
+        json!({"action": "start", "services": ["web", "db"]})
+    );
+    assert_eq!(seen[1].target, "/v1/changes/17/wait?timeout=30s");
+    assert_eq!(seen[2].target, "/v1/changes/17/wait?timeout=30s");
+}
+
+#[test]
+fn every_action_posts_its_name() {
+    for (args, action, services) in [
+        (&["stop", "web"][..], "stop", json!(["web"])),
+        (&["restart", "web"], "restart", json!(["web"])),
+        (&["autostart"], "autostart", json!([])),
+        (&["replan"], "replan", json!([])),
+    ] {
+        let server =
+            FakeServer::start(vec![Reply::change(3), Reply::sync(change(3, "Done", None))]);
+        vigil(server.socket(), args).expect(0, "", "");
+        let seen = server.finish();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&seen[0].body).unwrap(),
+            json!({"action": action, "services": services}),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn a_failed_change_exits_1_with_its_error() {
+    let err = "cannot perform the following tasks:\n- Start service \"web\" (service start attempt: exited quickly with code 1, will restart)";
+    let server = FakeServer::start(vec![
+        Reply::change(17),
+        Reply::sync(change(17, "Error", Some(err))),
+    ]);
+    vigil(server.socket(), &["start", "web"]).expect(1, "", &format!("error: {err}\n"));
+    server.finish();
+}
+
+#[test]
+fn wait_falls_back_to_polling_on_404() {
+    let server = FakeServer::start(vec![
+        Reply::change(4),
+        Reply::error(404, "invalid API endpoint requested"),
+        Reply::sync(change(4, "Doing", None)),
+        Reply::sync(change(4, "Done", None)),
+    ]);
+    vigil(server.socket(), &["restart", "web"]).expect(0, "", "");
+    let targets: Vec<String> = server
+        .finish()
+        .into_iter()
+        .map(|seen| seen.target)
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            "/v1/services",
+            "/v1/changes/4/wait?timeout=30s",
+            "/v1/changes/4",
+            "/v1/changes/4"
+        ]
+    );
+}
+
+#[test]
+fn no_wait_prints_the_change_id() {
+    let server = FakeServer::start(vec![Reply::change(17)]);
+    vigil(server.socket(), &["stop", "--no-wait", "web"]).expect(0, "17\n", "");
+    assert_eq!(server.finish().len(), 1);
+}
+
+#[test]
+fn ctrl_c_while_waiting_leaves_the_change_running() {
+    let server = FakeServer::start(vec![Reply::change(17), Reply::Hold]);
+    let (child, line) = spawn(server.socket(), &["start", "web"]);
+    server.wait_for_requests(2);
+    interrupt(&child);
+    finish(child, line).expect(
+        130,
+        "",
+        "Change 17 continues in the background; see \"vigil tasks 17\".\n",
+    );
+    server.finish();
+}
+
+#[test]
+fn api_errors_print_the_message() {
+    let server = FakeServer::start(vec![
+        Reply::error(400, "cannot start services: service \"x\" does not exist"),
+        Reply::json(
+            400,
+            json!({"type": "error", "status-code": 400, "status": "Bad Request",
+                   "result": {"message": "no default services", "kind": "no-default-services"}}),
+        ),
+    ]);
+    vigil(server.socket(), &["start", "x"]).expect(
+        1,
+        "",
+        "error: cannot start services: service \"x\" does not exist\n",
+    );
+    vigil(server.socket(), &["autostart"]).expect(1, "", "error: no default services\n");
+    server.finish();
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let socket = std::path::Path::new("/nonexistent/vigild.sock");
+    vigil(socket, &["start"]).expect(2, "", "error: missing argument SERVICE\n");
+    vigil(socket, &["services", "--format", "xml"]).expect(
+        2,
+        "",
+        "error: invalid value \"xml\" for --format (expected text, json or yaml)\n",
+    );
+    vigil(socket, &["logs", "-n", "x"]).expect(
+        2,
+        "",
+        "error: invalid value \"x\" for -n (expected a non-negative integer or \"all\")\n",
+    );
+    vigil(socket, &["tasks", "x"]).expect(
+        2,
+        "",
+        "error: invalid value \"x\" for ID (expected a change id)\n",
+    );
+    vigil(socket, &["replan", "web"]).expect(2, "", "error: unexpected argument \"web\"\n");
+}
+
+#[test]
+fn connection_errors() {
+    let dir = crate::util::fake::fresh_dir();
+    let socket = dir.join("vigild.sock");
+    vigil(&socket, &["services"]).expect(
+        1,
+        "",
+        &format!(
+            "error: cannot connect to vigild at {}: no such file or directory (is vigild running?)\n",
+            socket.display()
+        ),
+    );
+    vigil(&socket, &["version"]).expect(0, "client  0.1.0\nserver  (not running)\n", "");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn version_and_system_info() {
+    let info = r#"{"version":"1.0.0","boot-id":"0c6d1d5e","https-address":":8443","start-time":"2025-03-01T10:00:00.123456789+01:00"}"#;
+    let server = FakeServer::start(vec![
+        Reply::sync_text(info),
+        Reply::sync_text(info),
+        Reply::sync_text(info),
+    ]);
+    vigil(server.socket(), &["version"]).expect(0, "client  0.1.0\nserver  1.0.0\n", "");
+    vigil(server.socket(), &["system-info"]).expect(
+        0,
+        "version: 1.0.0\nboot-id: 0c6d1d5e\nstart-time: 2025-03-01T10:00:00+01:00\nhttps-address: :8443\n",
+        "",
+    );
+    vigil(server.socket(), &["system-info", "--format=yaml"]).expect(
+        0,
+        "version: \"1.0.0\"\nboot-id: \"0c6d1d5e\"\nhttps-address: \":8443\"\nstart-time: \"2025-03-01T10:00:00.123456789+01:00\"\n",
+        "",
+    );
+    assert!(
+        server
+            .finish()
+            .iter()
+            .all(|seen| seen.target == "/v1/system-info")
+    );
+}
+
+#[test]
+fn changes_and_tasks() {
+    let mut second = change(18, "Doing", None);
+    second["summary"] = json!("Stop service \"db\"");
+    second["kind"] = json!("stop");
+    let mut with_task = change(17, "Done", None);
+    with_task["tasks"] = json!([{
+        "id": "31", "kind": "start", "summary": "Start service \"web\"", "status": "Done",
+        "log": ["2025-03-01T10:00:00Z INFO Service \"web\" has started."],
+        "progress": {"label": "", "done": 1, "total": 1},
+        "spawn-time": "2025-03-01T10:00:00Z", "ready-time": "2025-03-01T10:00:01Z"
+    }]);
+    let server = FakeServer::start(vec![
+        Reply::sync(json!([second.clone(), change(17, "Done", None)])),
+        Reply::sync(json!([second, change(17, "Done", None)])),
+        Reply::sync(with_task),
+    ]);
+    vigil(server.socket(), &["changes", "--abs-time", "web"]).expect(
+        0,
+        "ID  Status  Spawn                 Ready                 Summary\n\
+         17  Done    2025-03-01T10:00:00Z  2025-03-01T10:00:01Z  Start service \"web\"\n\
+         18  Doing   2025-03-01T10:00:00Z  -                     Stop service \"db\"\n",
+        "",
+    );
+    vigil(server.socket(), &["tasks", "--abs-time", "--last=start"]).expect(
+        0,
+        "Status  Spawn                 Ready                 Summary\n\
+         Done    2025-03-01T10:00:00Z  2025-03-01T10:00:01Z  Start service \"web\"\n\
+         \n\
+         ......................................................................\n\
+         Start service \"web\"\n\
+         \n\
+         2025-03-01T10:00:00Z INFO Service \"web\" has started.\n",
+        "",
+    );
+    let targets: Vec<String> = server
+        .finish()
+        .into_iter()
+        .map(|seen| seen.target)
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            "/v1/changes?select=all&for=web",
+            "/v1/changes?select=all",
+            "/v1/changes/17"
+        ]
+    );
+}
+
+const LOG_LINES: [&str; 2] = [
+    "{\"time\":\"2025-03-01T10:15:30.12Z\",\"service\":\"web\",\"message\":\"listening on :8080\"}\n",
+    "{\"time\":\"2025-03-01T10:15:31Z\",\"service\":\"db\",\"message\":\"ready <ok> & \\\"up\\\"\"}\n",
+];
+
+#[test]
+fn logs_tail() {
+    let server = FakeServer::start(vec![
+        Reply::chunks(200, &[(LOG_LINES[0], 0), (LOG_LINES[1], 0)]),
+        Reply::chunks(200, &[(LOG_LINES[0], 0), (LOG_LINES[1], 0)]),
+        Reply::chunks(200, &[]),
+    ]);
+    vigil(server.socket(), &["logs", "web", "db"]).expect(
+        0,
+        "2025-03-01T10:15:30.120Z [web] listening on :8080\n\
+         2025-03-01T10:15:31.000Z [db] ready <ok> & \"up\"\n",
+        "",
+    );
+    vigil(server.socket(), &["logs", "--format", "json", "-n", "all"]).expect(
+        0,
+        &LOG_LINES.concat(),
+        "",
+    );
+    vigil(server.socket(), &["logs", "-n5"]).expect(0, "", "");
+    let targets: Vec<String> = server
+        .finish()
+        .into_iter()
+        .map(|seen| seen.target)
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            "/v1/logs?services=web%2Cdb&n=30&follow=false",
+            "/v1/logs?n=-1&follow=false",
+            "/v1/logs?n=5&follow=false"
+        ]
+    );
+}
+
+#[test]
+fn logs_follow_ends_with_the_stream_or_ctrl_c() {
+    let server = FakeServer::start(vec![
+        Reply::chunks(200, &[(LOG_LINES[0], 0), (LOG_LINES[1], 20)]),
+        Reply::chunks_then(200, &[(LOG_LINES[0], 0)], After::Hold),
+    ]);
+    vigil(server.socket(), &["logs", "-fn", "0"]).expect(
+        1,
+        "2025-03-01T10:15:30.120Z [web] listening on :8080\n\
+         2025-03-01T10:15:31.000Z [db] ready <ok> & \"up\"\n",
+        "error: vigild closed the log stream\n",
+    );
+    let (mut child, line) = spawn(server.socket(), &["logs", "--follow"]);
+    // Ctrl-C once the first line is out, while the stream stays open.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(first, "2025-03-01T10:15:30.120Z [web] listening on :8080\n");
+    interrupt(&child);
+    let mut run = finish(child, line);
+    stdout.read_to_string(&mut run.stdout).unwrap();
+    run.expect(0, "", "");
+    let seen = server.finish();
+    assert_eq!(seen[0].target, "/v1/logs?n=0&follow=true");
+    assert_eq!(seen[1].target, "/v1/logs?n=30&follow=true");
+}
+
+#[test]
+fn logs_errors_use_the_envelope() {
+    let server = FakeServer::start(vec![Reply::error(
+        400,
+        "n must be -1, 0, or a positive integer",
+    )]);
+    vigil(server.socket(), &["logs"]).expect(
+        1,
+        "",
+        "error: n must be -1, 0, or a positive integer\n",
+    );
+    server.finish();
+}
