@@ -6,3 +6,4 @@
 pub mod boot;
 pub mod config;
 pub mod exit;
+pub mod http;
