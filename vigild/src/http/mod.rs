@@ -23,10 +23,19 @@
 //! write stops at `WouldBlock`; 4, every buffer has a named bound in
 //! [`limits`]; 5, bad input gets a JSON error envelope with a 4xx status.
 
+mod body;
+mod buffer;
+mod connection;
 mod error;
 pub mod limits;
+mod request;
+mod response;
+mod timer;
 
+pub use connection::{Connection, Interest};
 pub use error::{CloseReason, RequestError, SendError};
+pub use request::{Headers, Request, Version, percent_decode};
+pub use response::{JSON, Response};
 
 /// Who is at the other end of a connection, as the reactor learnt it at
 /// accept time. The HTTP layer only carries it; the API layer reads it to
