@@ -30,6 +30,10 @@ mod error;
 pub mod limits;
 mod request;
 mod response;
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
 mod timer;
 
 pub use connection::{Connection, Interest};
