@@ -6,6 +6,7 @@
 pub mod boot;
 pub mod config;
 pub mod exit;
+pub mod http;
 pub mod log;
 pub mod logs;
 pub mod pool;
