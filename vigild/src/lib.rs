@@ -4,5 +4,7 @@
 //! and hands it to [`boot::run`].
 
 pub mod boot;
+pub mod changes;
 pub mod config;
 pub mod exit;
+pub mod supervisor;
