@@ -37,6 +37,11 @@ mod steps;
 mod tasks;
 mod timers;
 
+#[cfg(test)]
+mod harness;
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
