@@ -17,6 +17,7 @@ use super::{Effect, ExitStatus, LogLevel, Pid, RecentOutput, SpawnRequest};
 use crate::exit::{CHECK_FAILURE_SHUTDOWN, FAILURE_SHUTDOWN_AFTER_SUCCESS};
 
 impl ServiceRecord {
+    /// A start task runs in a state without a process.
     pub(super) fn begin_start(&mut self, task: TaskId, config: ServiceConfig, ctx: &mut Ctx<'_>) {
         // Spec §3: cancel any backoff (entering `spawning` clears its slot),
         // reset the counters and capture the active config.
@@ -27,6 +28,7 @@ impl ServiceRecord {
         self.spawn(SpawnPurpose::Start, ctx);
     }
 
+    /// Asks the reactor for a process with the active config.
     pub(super) fn spawn(&mut self, purpose: SpawnPurpose, ctx: &mut Ctx<'_>) {
         let config = &self.active;
         let text = format!(
@@ -55,6 +57,7 @@ impl ServiceRecord {
         );
     }
 
+    /// The reactor spawned the process asked for.
     pub(super) fn spawned(
         &mut self,
         purpose: SpawnPurpose,
@@ -122,6 +125,7 @@ impl ServiceRecord {
         );
     }
 
+    /// Signals the process group of `pid`.
     pub(super) fn signal(&self, pid: Pid, signal: Signal, ctx: &mut Ctx<'_>) {
         ctx.effects.push_back(Effect::Signal {
             service: self.name.clone(),
@@ -315,6 +319,7 @@ impl ServiceRecord {
         ctx.request_shutdown(code);
     }
 
+    /// A stop task that found no process: logs `what` and is done.
     pub(super) fn stop_done(&mut self, task: Option<TaskId>, what: &str, ctx: &mut Ctx<'_>) {
         if let Some(task) = task {
             let text = format!("Service {} {what}", quote(&self.name));
@@ -323,18 +328,21 @@ impl ServiceRecord {
         }
     }
 
+    /// The process is gone: every waiting stop task is done.
     pub(super) fn finish_stop_tasks(&mut self, ctx: &mut Ctx<'_>) {
         for task in std::mem::take(&mut self.stop_tasks) {
             ctx.changes.finish(task, ctx.now);
         }
     }
 
+    /// Fails the start task, if one is waiting, with `error`.
     pub(super) fn fail_start(&mut self, error: &str, ctx: &mut Ctx<'_>) {
         if let Some(task) = self.start_task.take() {
             ctx.changes.fail(task, error, ctx.now);
         }
     }
 
+    /// The error of a stop that gave up on its process (spec §3).
     pub(super) fn stuck_message(&self) -> String {
         format!(
             "cannot stop service: process still running after {} and SIGKILL",
