@@ -311,13 +311,13 @@ impl Supervisor {
         names: &[String],
         now: Now,
     ) -> Result<ChangeId, ActionError> {
-        // Error messages say "start" for autostart too, as Pebble's do.
-        const VERB: &str = "start";
+        // Errors name the action as requested, as Pebble's
+        // `cannot %s services: %v` does.
         self.refuse_during_shutdown()?;
-        require_names(VERB, names)?;
+        require_names(action, names)?;
         let graph = Graph::of_plan(&self.plan);
-        let set = graph.start_closure(names).map_err(|e| unknown(VERB, e))?;
-        let order = graph.order(&set).map_err(|e| looped(VERB, e))?;
+        let set = graph.start_closure(names).map_err(|e| unknown(action, e))?;
+        let order = graph.order(&set).map_err(|e| looped(action, e))?;
         let change = self.changes.create(
             action,
             summary(title, &names[0], set.len()),
