@@ -4,6 +4,7 @@
 //! and hands it to [`boot::run`].
 
 pub mod boot;
+pub mod changes;
 pub mod config;
 pub mod exit;
 pub mod http;
@@ -11,3 +12,4 @@ pub mod log;
 pub mod logs;
 pub mod pool;
 pub mod reactor;
+pub mod supervisor;
