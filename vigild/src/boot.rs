@@ -6,12 +6,20 @@
 //! any problem ends the boot with exit code 78 and the full problem list.
 
 use std::process::ExitCode;
+use std::time::SystemTime;
 
+use vigil_proto::api::UtcOffset;
 use vigil_proto::plan::{self, Built};
 
+use crate::api::{self, State};
 use crate::config::Config;
 use crate::exit;
 use crate::log::Logger;
+use crate::logs::LogStore;
+use crate::reactor::Reactor;
+use crate::reactor::children;
+use crate::reactor::listener::ApiSocket;
+use crate::supervisor::{Options, Supervisor};
 
 /// Boots vigild with `config` and returns the code it exits with
 /// ([`crate::exit`]).
@@ -31,11 +39,86 @@ pub fn run(config: &Config) -> ExitCode {
         println!("configuration is valid");
         return ExitCode::SUCCESS;
     }
-    eprintln!(
-        "error: this build of vigild can only check a configuration (--check-config); \
-         the supervisor is not part of it yet"
-    );
-    ExitCode::from(exit::OS_SETUP)
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    if (pid == 1 || config.reaper)
+        && let Err(error) = children::become_subreaper()
+    {
+        eprintln!("error: cannot become a child subreaper: {error}");
+        return ExitCode::from(exit::OS_SETUP);
+    }
+    let socket = match ApiSocket::bind(&config.socket, config.socket_mode) {
+        Ok(socket) => socket,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(exit::OS_SETUP);
+        }
+    };
+    let utc_offset = local_offset();
+    let options = Options {
+        args: config
+            .service_args
+            .iter()
+            .map(|group| (group.service.clone(), group.args.clone()))
+            .collect(),
+        rng_seed: seed(),
+        utc_offset,
+        ..Options::default()
+    };
+    let state = State {
+        supervisor: Supervisor::new(built.plan, options),
+        logs: LogStore::new(config.log_buffer_size),
+        layers_dir: config.layers_dir.clone(),
+        boot_id: api::boot_id(),
+        start_time: SystemTime::now(),
+        utc_offset,
+    };
+    let reactor = match Reactor::new(socket, state, logger) {
+        Ok(reactor) => reactor,
+        Err(error) => {
+            eprintln!("error: cannot set up the event loop: {error}");
+            return ExitCode::from(exit::OS_SETUP);
+        }
+    };
+    logger.info(&format!(
+        "Started daemon vigild {} (pid {pid}).",
+        env!("CARGO_PKG_VERSION")
+    ));
+    logger.info(&format!("Listening on {}", config.socket.display()));
+    ExitCode::from(reactor.run(config.hold))
+}
+
+/// The local zone's offset from UTC now, for times shown in the API.
+fn local_offset() -> UtcOffset {
+    // SAFETY: localtime_r writes only into the `tm` we pass; a zeroed `tm`
+    // is a valid value of the struct.
+    let seconds = unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&now, &mut tm).is_null() {
+            0
+        } else {
+            tm.tm_gmtoff as i32
+        }
+    };
+    UtcOffset::from_seconds(seconds).unwrap_or(UtcOffset::UTC)
+}
+
+/// A seed for the backoff jitter; it need not be secret, only differ
+/// between daemons started together.
+fn seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    let random = std::fs::File::open("/dev/urandom")
+        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut bytes))
+        .is_ok();
+    if random {
+        return u64::from_le_bytes(bytes);
+    }
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    nanos ^ u64::from(std::process::id()).rotate_left(32)
 }
 
 /// Why the boot stopped: the exit code and the message after `error: `.

@@ -9,6 +9,12 @@ use vigild::config::{self, Invocation, UsageError};
 use vigild::{boot, exit};
 
 fn main() -> ExitCode {
+    // Before anything else, and above all before any thread exists: the
+    // signalfd only sees blocked signals, and threads inherit the mask.
+    if let Err(error) = vigild::reactor::signals::block() {
+        eprintln!("error: cannot block signals: {error}");
+        return ExitCode::from(exit::OS_SETUP);
+    }
     match parse() {
         Ok(Invocation::Run(config)) => boot::run(&config),
         Ok(Invocation::Help(text)) => {

@@ -2,11 +2,483 @@
 //! it (signals, child exits, deadlines, child output, API connections).
 //!
 //! Only this module and its children touch file descriptors. It upholds
-//! DESIGN.md's invariants 1 (one reaper), 2 (children spawned here, clean)
-//! and 3 (nothing blocks but `poll`).
+//! DESIGN.md's invariants 1 (one reaper: [`Reactor::reap`]), 2 (children
+//! are spawned here, clean, and registered before the loop turns again) and
+//! 3 (nothing blocks but `poll`: every handler drains until `WouldBlock`).
+//!
+//! Each turn: apply the supervisor's effects, arm the timer to the earliest
+//! deadline of anything on the loop, poll, read the one clock, dispatch the
+//! events, run the reaper, fire due timeouts. The supervisor treats a
+//! spurious timeout as a no-op, so the loop never needs to know which
+//! deadline woke it.
 
 pub mod children;
+mod connections;
 pub mod listener;
 pub mod output;
+mod pipes;
 pub mod signals;
 pub mod timers;
+
+use std::collections::HashMap;
+use std::os::fd::AsRawFd as _;
+use std::time::{Instant, SystemTime};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use nix::sys::signal::Signal;
+
+use crate::api::State;
+use crate::log::Logger;
+use crate::supervisor::{Effect, Now, Pid};
+use children::Launch;
+use connections::ApiConnection;
+use listener::ApiSocket;
+use output::Output;
+use pipes::Pipe;
+use signals::Signals;
+use timers::Timer;
+
+const SIGNALS: Token = Token(0);
+const TIMER: Token = Token(1);
+const LISTENER: Token = Token(2);
+const STDOUT: Token = Token(3);
+/// Tokens from here on are handed out to connections, pidfds and pipes.
+const FIRST_DYNAMIC: usize = 16;
+
+/// At most this many API connections are open at once (api.md §3); further
+/// ones wait in the kernel's backlog.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// The one clock function: both clocks, read once per turn.
+fn clock() -> Now {
+    Now {
+        monotonic: Instant::now(),
+        wall: SystemTime::now(),
+    }
+}
+
+/// What a dynamic token stands for.
+enum Slot {
+    Connection(Box<ApiConnection>),
+    /// A child's pidfd: only a wake-up for the reaper.
+    Pidfd,
+    Pipe(Box<Pipe>),
+}
+
+/// A child that is still ours to reap.
+struct Child {
+    pidfd: std::os::fd::OwnedFd,
+    token: Token,
+}
+
+/// The daemon's event loop and everything it owns.
+pub struct Reactor {
+    poll: Poll,
+    signals: Signals,
+    timer: Timer,
+    socket: ApiSocket,
+    stdout: Output,
+    stdout_registered: bool,
+    slots: HashMap<Token, Slot>,
+    next_token: usize,
+    children: HashMap<i32, Child>,
+    connections: usize,
+    state: State,
+    logger: Logger,
+    /// Set by the supervisor's `Exit` effect.
+    exit: Option<u8>,
+    /// Pipes whose read budget ran out: read again next turn.
+    unfinished: Vec<Token>,
+    /// Some log lines were stored this turn: feed the followers.
+    new_output: bool,
+}
+
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactor")
+            .field("children", &self.children.len())
+            .finish()
+    }
+}
+
+impl Reactor {
+    /// Sets up the loop around a bound socket and the daemon's state.
+    pub fn new(socket: ApiSocket, state: State, logger: Logger) -> std::io::Result<Reactor> {
+        let poll = Poll::new()?;
+        let signals = Signals::new()?;
+        let timer = Timer::new()?;
+        let mut reactor = Reactor {
+            poll,
+            signals,
+            timer,
+            socket,
+            stdout: Output::stdout(),
+            stdout_registered: false,
+            slots: HashMap::new(),
+            next_token: FIRST_DYNAMIC,
+            children: HashMap::new(),
+            connections: 0,
+            state,
+            logger,
+            exit: None,
+            unfinished: Vec::new(),
+            new_output: false,
+        };
+        let registry = reactor.poll.registry();
+        registry.register(
+            &mut SourceFd(&reactor.signals.raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )?;
+        registry.register(
+            &mut SourceFd(&reactor.timer.raw_fd()),
+            TIMER,
+            Interest::READABLE,
+        )?;
+        registry.register(reactor.socket.listener(), LISTENER, Interest::READABLE)?;
+        Ok(reactor)
+    }
+
+    /// Runs until the supervisor says to exit; returns the exit code.
+    pub fn run(mut self, hold: bool) -> u8 {
+        let mut events = Events::with_capacity(256);
+        let mut now = clock();
+        self.state.supervisor.boot(now, hold);
+        loop {
+            self.apply_effects(now);
+            if let Some(code) = self.exit {
+                self.finish();
+                return code;
+            }
+            self.feed_followers(now);
+            self.arm_timer();
+            let timeout = (!self.unfinished.is_empty()).then_some(std::time::Duration::ZERO);
+            if let Err(error) = self.poll.poll(&mut events, timeout)
+                && error.kind() != std::io::ErrorKind::Interrupted
+            {
+                self.logger.error(&format!("poll failed: {error}"));
+            }
+            now = clock();
+            for event in events.iter() {
+                self.dispatch(event.token(), now);
+            }
+            for token in std::mem::take(&mut self.unfinished) {
+                self.read_pipe(token, now);
+            }
+            // SIGCHLD coalesces and a pidfd wake-up may race with it: a
+            // WNOHANG pass every turn costs one system call and misses
+            // nothing.
+            self.reap(now);
+            self.state.supervisor.handle_timeout(now);
+            self.connection_timeouts(now);
+            self.pipe_timeouts(now);
+        }
+    }
+
+    fn dispatch(&mut self, token: Token, now: Now) {
+        match token {
+            SIGNALS => self.handle_signals(now),
+            TIMER => self.timer.drain(),
+            LISTENER => self.accept(now),
+            STDOUT => self.stdout.flush(),
+            token => match self.slots.get(&token) {
+                Some(Slot::Connection(_)) => self.drive_connection(token, now, true),
+                Some(Slot::Pipe(_)) => self.read_pipe(token, now),
+                // The reaper runs after every turn anyway.
+                Some(Slot::Pidfd) => {}
+                // Sporadic events for closed tokens happen (mio docs).
+                None => {}
+            },
+        }
+    }
+
+    fn handle_signals(&mut self, now: Now) {
+        let mut received = Vec::new();
+        self.signals.drain(&mut received);
+        for signal in received {
+            match signal {
+                Signal::SIGCHLD => {} // the reaper runs after every turn
+                Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT => {
+                    if self.state.supervisor.is_shutting_down() {
+                        self.logger
+                            .info(&format!("Received {signal} again: killing every service."));
+                        self.state.supervisor.kill_all(now);
+                    } else {
+                        self.logger
+                            .info(&format!("Received {signal}: shutting down."));
+                        self.state.supervisor.shutdown(0, now);
+                    }
+                }
+                Signal::SIGHUP | Signal::SIGUSR1 | Signal::SIGUSR2 => {
+                    if let Ok(signal) = vigil_proto::signal::Signal::parse(signal.as_str()) {
+                        self.state.supervisor.handle_signal_forward(signal);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// **The** reaper: every exited child, peeked first so that what is left
+    /// of its process group can still be signalled (the supervisor's
+    /// effects for the exit are applied before the leader is reaped), then
+    /// reaped and forgotten. Pids nobody owns are orphans.
+    fn reap(&mut self, now: Now) {
+        while let Some((pid, status)) = children::next_exited() {
+            if self.children.contains_key(&pid) {
+                // Read what the service wrote before it died, so a failed
+                // start shows it.
+                self.drain_pipes_of(pid, now);
+                let status = match status {
+                    children::ExitStatus::Exited(code) => {
+                        crate::supervisor::ExitStatus::Exited(code as u8)
+                    }
+                    children::ExitStatus::Signaled(signal) => {
+                        crate::supervisor::ExitStatus::Signaled(signal as u8)
+                    }
+                };
+                let logs = &self.state.logs;
+                let recent = |service: &str, max: usize| -> Vec<String> {
+                    logs.last_lines(service, max)
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect()
+                };
+                self.state
+                    .supervisor
+                    .handle_exit(Pid::from_raw(pid), status, now, &recent);
+                self.apply_effects(now);
+            } else {
+                self.logger
+                    .debug(&format!("Reaped orphan process {pid} ({status:?})."));
+            }
+            children::reap(pid);
+            if let Some(child) = self.children.remove(&pid) {
+                let _ = self
+                    .poll
+                    .registry()
+                    .deregister(&mut SourceFd(&child.pidfd.as_raw_fd()));
+                self.slots.remove(&child.token);
+            }
+        }
+    }
+
+    fn apply_effects(&mut self, now: Now) {
+        while let Some(effect) = self.state.supervisor.poll_effect() {
+            match effect {
+                Effect::Spawn(request) => {
+                    let service = request.service.clone();
+                    let result = self.spawn(request, now);
+                    self.state.supervisor.handle_spawned(&service, result, now);
+                }
+                Effect::Signal {
+                    service,
+                    pid,
+                    signal,
+                    group,
+                } => self.send_signal(&service, pid, signal, group),
+                Effect::Log {
+                    level,
+                    service,
+                    message,
+                } => {
+                    let level = match level {
+                        crate::supervisor::LogLevel::Debug => crate::config::LogLevel::Debug,
+                        crate::supervisor::LogLevel::Info => crate::config::LogLevel::Info,
+                        crate::supervisor::LogLevel::Warning => crate::config::LogLevel::Warn,
+                        crate::supervisor::LogLevel::Error => crate::config::LogLevel::Error,
+                    };
+                    match &service {
+                        Some(service) => self.logger.log(level, &message, &[("service", service)]),
+                        None => self.logger.log(level, &message, &[]),
+                    }
+                }
+                Effect::ChangeUpdated { .. } => {}
+                Effect::ChangeReady(change) => self.change_ready(change, now),
+                Effect::ServiceRemoved { service } => {
+                    self.state.logs.remove(&service);
+                }
+                Effect::Exit { code } => self.exit = Some(code),
+            }
+        }
+    }
+
+    fn spawn(
+        &mut self,
+        request: crate::supervisor::SpawnRequest,
+        now: Now,
+    ) -> Result<Pid, crate::supervisor::SpawnError> {
+        use vigil_proto::plan::LogsForward;
+        let launch = Launch {
+            argv: request.argv,
+            environment: request.environment.into_iter().collect(),
+            working_dir: request.working_dir.map(Into::into),
+            user: request.user,
+            user_id: request.user_id,
+            group: request.group,
+            group_id: request.group_id,
+            capture: request.logs_forward != LogsForward::Passthrough,
+        };
+        let spawned = children::spawn(&launch).map_err(|error| crate::supervisor::SpawnError {
+            kind: if error.not_found {
+                crate::supervisor::SpawnErrorKind::NotFound
+            } else {
+                crate::supervisor::SpawnErrorKind::Other
+            },
+            message: format!("cannot start service: {}", error.message),
+        })?;
+        let pid = spawned.pid;
+        let token = self.token();
+        if let Err(error) = self.poll.registry().register(
+            &mut SourceFd(&spawned.pidfd.as_raw_fd()),
+            token,
+            Interest::READABLE,
+        ) {
+            self.logger
+                .error(&format!("cannot watch process {pid}: {error}"));
+        }
+        self.slots.insert(token, Slot::Pidfd);
+        self.children.insert(
+            pid,
+            Child {
+                pidfd: spawned.pidfd,
+                token,
+            },
+        );
+        let forward = request.logs_forward == LogsForward::Enabled;
+        for (fd, stream) in [
+            (spawned.stdout, vigil_proto::api::LogStream::Stdout),
+            (spawned.stderr, vigil_proto::api::LogStream::Stderr),
+        ] {
+            if let Some(fd) = fd {
+                let token = self.token();
+                let pipe = Pipe::new(
+                    fd,
+                    request.service.clone(),
+                    stream,
+                    forward,
+                    pid,
+                    now.monotonic,
+                );
+                if self
+                    .poll
+                    .registry()
+                    .register(&mut SourceFd(&pipe.raw_fd()), token, Interest::READABLE)
+                    .is_ok()
+                {
+                    self.slots.insert(token, Slot::Pipe(Box::new(pipe)));
+                    // Output written before registration would raise no edge.
+                    self.unfinished.push(token);
+                }
+            }
+        }
+        Ok(Pid::from_raw(pid))
+    }
+
+    fn send_signal(
+        &mut self,
+        service: &str,
+        pid: Pid,
+        signal: vigil_proto::signal::Signal,
+        group: bool,
+    ) {
+        let Ok(nix_signal) = Signal::try_from(signal.number()) else {
+            return;
+        };
+        let raw = pid.as_raw();
+        // The group is signalled only while its leader is unreaped (it is
+        // ours and in `children` until the reaper takes it), so the group id
+        // cannot have been reused.
+        let Some(child) = self.children.get(&raw) else {
+            return;
+        };
+        let result = if group {
+            match children::group_signal(raw, nix_signal) {
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                    children::pidfd_signal(&child.pidfd, nix_signal)
+                }
+                other => other,
+            }
+        } else {
+            children::pidfd_signal(&child.pidfd, nix_signal)
+        };
+        if let Err(error) = result
+            && error.raw_os_error() != Some(libc::ESRCH)
+        {
+            self.logger.warn(&format!(
+                "cannot send {signal} to service \"{service}\" (pid {raw}): {}",
+                children::reason(&error)
+            ));
+        }
+    }
+
+    fn token(&mut self) -> Token {
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        token
+    }
+
+    fn arm_timer(&mut self) {
+        let mut deadline = self.state.supervisor.next_deadline();
+        let mut consider = |candidate: Option<Instant>| {
+            if let Some(candidate) = candidate {
+                deadline = Some(deadline.map_or(candidate, |d| d.min(candidate)));
+            }
+        };
+        for slot in self.slots.values() {
+            match slot {
+                Slot::Connection(connection) => consider(connection.deadline()),
+                Slot::Pipe(pipe) => consider(pipe.deadline()),
+                Slot::Pidfd => {}
+            }
+        }
+        if let Err(error) = self.timer.arm(deadline, Instant::now()) {
+            self.logger.error(&format!("cannot arm the timer: {error}"));
+        }
+    }
+
+    /// Keeps stdout registered for writability while output waits for it.
+    fn watch_stdout(&mut self) {
+        let pending = self.stdout.pending();
+        if pending && !self.stdout_registered {
+            // A regular file cannot be registered with epoll, but is always
+            // writable, so there is nothing to wait for then.
+            self.stdout_registered = self
+                .poll
+                .registry()
+                .register(
+                    &mut SourceFd(&self.stdout.raw_fd()),
+                    STDOUT,
+                    Interest::WRITABLE,
+                )
+                .is_ok();
+        } else if !pending && self.stdout_registered {
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&self.stdout.raw_fd()));
+            self.stdout_registered = false;
+        }
+        let dropped = self.stdout.take_dropped();
+        if dropped > 0 {
+            self.logger
+                .warn(&crate::logs::format::dropped_lines_warning(dropped));
+        }
+    }
+
+    /// The last steps of a shutdown: flush what services wrote, give
+    /// stdout a last chance, and let the socket file go.
+    fn finish(&mut self) {
+        let now = clock();
+        let tokens: Vec<Token> = self.slots.keys().copied().collect();
+        for token in tokens {
+            if matches!(self.slots.get(&token), Some(Slot::Pipe(_))) {
+                self.read_pipe(token, now);
+                self.close_pipe(token, now);
+            }
+        }
+        self.stdout.flush();
+        let _ = self.poll.registry().deregister(self.socket.listener());
+    }
+}
