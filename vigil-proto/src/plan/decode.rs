@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::Layer;
 use super::error::{Place, Problem};
+use super::model::OverrideSlot;
 use super::model::*;
 use super::yaml::{self, Kind, Mark, Node};
 use crate::cmdline::{self, ServiceCommand};
@@ -428,91 +429,102 @@ impl Decoder<'_> {
         }
     }
 
-    fn service(&mut self, node: &Node) -> Service {
-        let mut service = Service::default();
-        let Some(fields) = self.fields(node, "a mapping of service keys") else {
-            return service;
+    /// An entry (service, check, …): `override`/`override-mode` and
+    /// unknown keys are handled here, every other key by `field`.
+    fn entry<T: Default + OverrideSlot>(
+        &mut self,
+        node: &Node,
+        what: &str,
+        keys: &[&str],
+        mut field: impl FnMut(&mut Self, &mut T, &Field),
+    ) -> T {
+        let mut entry = T::default();
+        let Some(fields) = self.fields(node, &format!("a mapping of {what} keys")) else {
+            return entry;
         };
         let mut over = None;
-        for field in &fields {
-            let v = field.value;
-            self.at(field.key, |d| match field.key {
-                "override" | "override-mode" => d.override_field(field, &mut over),
-                "summary" => service.summary = d.string(v),
-                "description" => service.description = d.string(v),
-                "startup" => service.startup = d.word(v, Startup::ALL, Startup::from_word),
-                "command" => service.command = d.command(v, true),
-                "after" => service.after = d.names(v),
-                "before" => service.before = d.names(v),
-                "requires" => service.requires = d.names(v),
-                "environment" => service.environment = d.environment(v),
-                "user" => service.user = d.string(v),
-                "user-id" => service.user_id = d.id(v),
-                "group" => service.group = d.string(v),
-                "group-id" => service.group_id = d.id(v),
-                "working-dir" => service.working_dir = d.string(v),
-                "workload" => service.workload = d.name(v),
-                "on-success" => {
-                    service.on_success = d.word(v, ExitAction::ALL, ExitAction::from_word)
-                }
-                "on-failure" => {
-                    service.on_failure = d.word(v, ExitAction::ALL, ExitAction::from_word)
-                }
-                "on-check-failure" => service.on_check_failure = d.check_actions(v),
-                "backoff-delay" => service.backoff_delay = d.duration(v),
-                "backoff-factor" => service.backoff_factor = d.backoff_factor(v),
-                "backoff-limit" => service.backoff_limit = d.duration(v),
-                "kill-delay" => service.kill_delay = d.duration(v),
-                "stop-signal" => service.stop_signal = d.signal(v),
-                "logs-forward" => {
-                    service.logs_forward = d.word(v, LogsForward::ALL, LogsForward::from_word)
-                }
-                "logs-push-addr" => service.logs_push_addr = d.push_addr(v),
-                "logs-push-socket" => service.logs_push_socket = d.absolute_path(v),
-                "logs-push-format" => {
-                    service.logs_push_format = d.word(v, PushFormat::ALL, PushFormat::from_word)
-                }
-                _ => {}
-            });
-            if !SERVICE_KEYS.contains(&field.key) {
-                self.unknown_key(field, SERVICE_KEYS, None);
+        for f in &fields {
+            if !keys.contains(&f.key) {
+                self.unknown_key(f, keys, None);
+                continue;
             }
+            self.at(f.key, |d| match f.key {
+                "override" | "override-mode" => d.override_field(f, &mut over),
+                _ => field(d, &mut entry, f),
+            });
         }
-        service.override_ = over.map(|(value, _)| value);
-        service
+        *entry.override_slot() = over.map(|(value, _)| value);
+        entry
+    }
+
+    fn service(&mut self, node: &Node) -> Service {
+        self.entry(
+            node,
+            "service",
+            SERVICE_KEYS,
+            |d, e: &mut Service, field| {
+                let v = field.value;
+                match field.key {
+                    "summary" => e.summary = d.string(v),
+                    "description" => e.description = d.string(v),
+                    "startup" => e.startup = d.word(v, Startup::ALL, Startup::from_word),
+                    "command" => e.command = d.command(v, true),
+                    "after" => e.after = d.names(v),
+                    "before" => e.before = d.names(v),
+                    "requires" => e.requires = d.names(v),
+                    "environment" => e.environment = d.environment(v),
+                    "user" => e.user = d.string(v),
+                    "user-id" => e.user_id = d.id(v),
+                    "group" => e.group = d.string(v),
+                    "group-id" => e.group_id = d.id(v),
+                    "working-dir" => e.working_dir = d.string(v),
+                    "workload" => e.workload = d.name(v),
+                    "on-success" => {
+                        e.on_success = d.word(v, ExitAction::ALL, ExitAction::from_word)
+                    }
+                    "on-failure" => {
+                        e.on_failure = d.word(v, ExitAction::ALL, ExitAction::from_word)
+                    }
+                    "on-check-failure" => e.on_check_failure = d.check_actions(v),
+                    "backoff-delay" => e.backoff_delay = d.duration(v),
+                    "backoff-factor" => e.backoff_factor = d.backoff_factor(v),
+                    "backoff-limit" => e.backoff_limit = d.duration(v),
+                    "kill-delay" => e.kill_delay = d.duration(v),
+                    "stop-signal" => e.stop_signal = d.signal(v),
+                    "logs-forward" => {
+                        e.logs_forward = d.word(v, LogsForward::ALL, LogsForward::from_word)
+                    }
+                    "logs-push-addr" => e.logs_push_addr = d.push_addr(v),
+                    "logs-push-socket" => e.logs_push_socket = d.absolute_path(v),
+                    "logs-push-format" => {
+                        e.logs_push_format = d.word(v, PushFormat::ALL, PushFormat::from_word)
+                    }
+                    _ => {}
+                }
+            },
+        )
     }
 
     fn check(&mut self, node: &Node) -> Check {
-        let mut check = Check::default();
-        let Some(fields) = self.fields(node, "a mapping of check keys") else {
-            return check;
-        };
-        let mut over = None;
-        for field in &fields {
+        self.entry(node, "check", CHECK_KEYS, |d, e: &mut Check, field| {
             let v = field.value;
-            self.at(field.key, |d| match field.key {
-                "override" | "override-mode" => d.override_field(field, &mut over),
-                "level" => check.level = d.word(v, CheckLevel::ALL, CheckLevel::from_word),
-                "startup" => check.startup = d.word(v, Startup::ALL, Startup::from_word),
-                "period" => check.period = d.positive_duration(v),
-                "timeout" => check.timeout = d.positive_duration(v),
+            match field.key {
+                "level" => e.level = d.word(v, CheckLevel::ALL, CheckLevel::from_word),
+                "startup" => e.startup = d.word(v, Startup::ALL, Startup::from_word),
+                "period" => e.period = d.positive_duration(v),
+                "timeout" => e.timeout = d.positive_duration(v),
                 "threshold" => {
-                    check.threshold = d
+                    e.threshold = d
                         .integer(v, 1, u32::MAX as i64, "1 or greater")
                         .map(|n| n as u32)
                 }
-                "delay" => check.delay = d.duration(v),
-                "http" => check.http = d.probe(v, HTTP_KEYS, Self::http),
-                "tcp" => check.tcp = d.probe(v, TCP_KEYS, Self::tcp),
-                "exec" => check.exec = d.probe(v, EXEC_KEYS, Self::exec),
+                "delay" => e.delay = d.duration(v),
+                "http" => e.http = d.probe(v, HTTP_KEYS, Self::http),
+                "tcp" => e.tcp = d.probe(v, TCP_KEYS, Self::tcp),
+                "exec" => e.exec = d.probe(v, EXEC_KEYS, Self::exec),
                 _ => {}
-            });
-            if !CHECK_KEYS.contains(&field.key) {
-                self.unknown_key(field, CHECK_KEYS, None);
             }
-        }
-        check.override_ = over.map(|(value, _)| value);
-        check
+        })
     }
 
     /// A probe object: `null` means "not set"; otherwise each key is decoded
@@ -581,52 +593,40 @@ impl Decoder<'_> {
     }
 
     fn log_target(&mut self, node: &Node) -> LogTarget {
-        let mut target = LogTarget::default();
-        let Some(fields) = self.fields(node, "a mapping of log target keys") else {
-            return target;
-        };
-        let mut over = None;
-        for field in &fields {
-            let v = field.value;
-            self.at(field.key, |d| match field.key {
-                "override" | "override-mode" => d.override_field(field, &mut over),
-                "type" => target.type_ = d.word(v, LogTargetType::ALL, LogTargetType::from_word),
-                "location" => target.location = d.string(v),
-                "services" => target.services = d.target_services(v),
-                "labels" => target.labels = d.labels(v),
-                _ => {}
-            });
-            if !LOG_TARGET_KEYS.contains(&field.key) {
-                self.unknown_key(field, LOG_TARGET_KEYS, None);
-            }
-        }
-        target.override_ = over.map(|(value, _)| value);
-        target
+        self.entry(
+            node,
+            "log target",
+            LOG_TARGET_KEYS,
+            |d, e: &mut LogTarget, field| {
+                let v = field.value;
+                match field.key {
+                    "type" => e.type_ = d.word(v, LogTargetType::ALL, LogTargetType::from_word),
+                    "location" => e.location = d.string(v),
+                    "services" => e.services = d.target_services(v),
+                    "labels" => e.labels = d.labels(v),
+                    _ => {}
+                }
+            },
+        )
     }
 
     fn workload(&mut self, node: &Node) -> Workload {
-        let mut workload = Workload::default();
-        let Some(fields) = self.fields(node, "a mapping of workload keys") else {
-            return workload;
-        };
-        let mut over = None;
-        for field in &fields {
-            let v = field.value;
-            self.at(field.key, |d| match field.key {
-                "override" | "override-mode" => d.override_field(field, &mut over),
-                "environment" => workload.environment = d.environment(v),
-                "user" => workload.user = d.string(v),
-                "user-id" => workload.user_id = d.id(v),
-                "group" => workload.group = d.string(v),
-                "group-id" => workload.group_id = d.id(v),
-                _ => {}
-            });
-            if !WORKLOAD_KEYS.contains(&field.key) {
-                self.unknown_key(field, WORKLOAD_KEYS, None);
-            }
-        }
-        workload.override_ = over.map(|(value, _)| value);
-        workload
+        self.entry(
+            node,
+            "workload",
+            WORKLOAD_KEYS,
+            |d, e: &mut Workload, field| {
+                let v = field.value;
+                match field.key {
+                    "environment" => e.environment = d.environment(v),
+                    "user" => e.user = d.string(v),
+                    "user-id" => e.user_id = d.id(v),
+                    "group" => e.group = d.string(v),
+                    "group-id" => e.group_id = d.id(v),
+                    _ => {}
+                }
+            },
+        )
     }
 
     fn alerts(&mut self, node: &Node) -> Alerts {
@@ -663,40 +663,29 @@ impl Decoder<'_> {
     }
 
     fn alert(&mut self, node: &Node) -> Alert {
-        let mut alert = Alert::default();
-        let Some(fields) = self.fields(node, "a mapping of alert keys") else {
-            return alert;
-        };
-        let mut over = None;
-        for field in &fields {
+        self.entry(node, "alert", ALERT_KEYS, |d, e: &mut Alert, field| {
             let v = field.value;
-            self.at(field.key, |d| match field.key {
-                "override" | "override-mode" => d.override_field(field, &mut over),
-                "url" => alert.url = d.url(v, true),
-                "format" => alert.format = d.word(v, AlertFormat::ALL, AlertFormat::from_word),
-                "on-check" => alert.on_check = d.names(v),
-                "headers" => alert.headers = d.string_map(v, false),
-                "labels" => alert.labels = d.string_map(v, false),
-                "send-info-fields" => alert.send_info_fields = d.string_map(v, false),
-                "body-template" => alert.body_template = d.string(v),
-                "tls-insecure" => alert.tls_insecure = d.boolean(v),
-                "tls-ca" => alert.tls_ca = d.string(v),
-                "proxy" => alert.proxy = d.proxy(v),
-                "proxy-ca" => alert.proxy_ca = d.string(v),
-                "no-proxy" => alert.no_proxy = d.string(v),
+            match field.key {
+                "url" => e.url = d.url(v, true),
+                "format" => e.format = d.word(v, AlertFormat::ALL, AlertFormat::from_word),
+                "on-check" => e.on_check = d.names(v),
+                "headers" => e.headers = d.string_map(v, false),
+                "labels" => e.labels = d.string_map(v, false),
+                "send-info-fields" => e.send_info_fields = d.string_map(v, false),
+                "body-template" => e.body_template = d.string(v),
+                "tls-insecure" => e.tls_insecure = d.boolean(v),
+                "tls-ca" => e.tls_ca = d.string(v),
+                "proxy" => e.proxy = d.proxy(v),
+                "proxy-ca" => e.proxy_ca = d.string(v),
+                "no-proxy" => e.no_proxy = d.string(v),
                 "retry-attempts" => {
-                    alert.retry_attempts = d.integer(v, 1, 20, "between 1 and 20").map(|n| n as u32)
+                    e.retry_attempts = d.integer(v, 1, 20, "between 1 and 20").map(|n| n as u32)
                 }
-                "retry-backoff" => alert.retry_backoff = d.durations(v),
-                "timeout" => alert.timeout = d.positive_duration(v),
+                "retry-backoff" => e.retry_backoff = d.durations(v),
+                "timeout" => e.timeout = d.positive_duration(v),
                 _ => {}
-            });
-            if !ALERT_KEYS.contains(&field.key) {
-                self.unknown_key(field, ALERT_KEYS, None);
             }
-        }
-        alert.override_ = over.map(|(value, _)| value);
-        alert
+        })
     }
 
     // ----- values -----

@@ -301,16 +301,14 @@ pub struct Alerts {
 }
 
 /// Lays a later entry over an earlier one (spec layers.md §9).
-pub(crate) trait Entry: Clone {
-    /// The `override` the later layer gave, if any.
-    fn override_given(&self) -> Option<Override>;
+pub(crate) trait Entry: Clone + OverrideSlot {
     /// Field-wise merge of `later` into `self`, with each field's own rule.
     fn merge_fields(&mut self, later: &Self);
 }
 
 /// The entry that results from laying `later` over `earlier`. `override` in
 /// the result is what the later layer said, `merge` when it said nothing.
-pub(crate) fn combine<T: Entry + OverrideSlot>(earlier: Option<&T>, later: &T) -> T {
+pub(crate) fn combine<T: Entry>(earlier: Option<&T>, later: &T) -> T {
     let mut result = match (earlier, later.override_given()) {
         (Some(earlier), None | Some(Override::Merge)) => {
             let mut merged = earlier.clone();
@@ -323,14 +321,21 @@ pub(crate) fn combine<T: Entry + OverrideSlot>(earlier: Option<&T>, later: &T) -
     result
 }
 
-/// Access to an entry's `override` field, for [`combine`].
+/// Access to an entry's `override` field, for decoding and [`combine`].
 pub(crate) trait OverrideSlot {
+    /// The `override` the layer gave, if any.
+    fn override_given(&self) -> Option<Override>;
+    /// The field itself.
     fn override_slot(&mut self) -> &mut Option<Override>;
 }
 
 macro_rules! override_slot {
     ($($ty:ty),+) => {$(
         impl OverrideSlot for $ty {
+            fn override_given(&self) -> Option<Override> {
+                self.override_
+            }
+
             fn override_slot(&mut self) -> &mut Option<Override> {
                 &mut self.override_
             }
@@ -375,10 +380,6 @@ trait Merge {
 }
 
 impl Entry for Service {
-    fn override_given(&self) -> Option<Override> {
-        self.override_
-    }
-
     fn merge_fields(&mut self, later: &Service) {
         scalar(&mut self.summary, &later.summary);
         scalar(&mut self.description, &later.description);
@@ -410,10 +411,6 @@ impl Entry for Service {
 }
 
 impl Entry for Check {
-    fn override_given(&self) -> Option<Override> {
-        self.override_
-    }
-
     fn merge_fields(&mut self, later: &Check) {
         scalar(&mut self.level, &later.level);
         scalar(&mut self.startup, &later.startup);
@@ -459,10 +456,6 @@ impl Merge for ExecProbe {
 }
 
 impl Entry for LogTarget {
-    fn override_given(&self) -> Option<Override> {
-        self.override_
-    }
-
     fn merge_fields(&mut self, later: &LogTarget) {
         scalar(&mut self.type_, &later.type_);
         scalar(&mut self.location, &later.location);
@@ -472,10 +465,6 @@ impl Entry for LogTarget {
 }
 
 impl Entry for Workload {
-    fn override_given(&self) -> Option<Override> {
-        self.override_
-    }
-
     fn merge_fields(&mut self, later: &Workload) {
         keywise(&mut self.environment, &later.environment);
         scalar(&mut self.user_id, &later.user_id);
@@ -486,10 +475,6 @@ impl Entry for Workload {
 }
 
 impl Entry for Alert {
-    fn override_given(&self) -> Option<Override> {
-        self.override_
-    }
-
     fn merge_fields(&mut self, later: &Alert) {
         scalar(&mut self.url, &later.url);
         scalar(&mut self.format, &later.format);

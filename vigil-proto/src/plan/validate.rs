@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::decode::Tainted;
 use super::error::{LoadError, Place, Problem};
-use super::model::{Entry, OverrideSlot, combine};
+use super::model::{Entry, combine};
 use super::{Built, Layer, Plan};
 use crate::cmdline::ServiceCommand;
 use crate::plan::model::{AlertFormat, LogsForward};
@@ -35,7 +35,7 @@ impl Origins {
 }
 
 /// Lays every layer's entries over the plan so far.
-fn merge_into<T: Entry + OverrideSlot>(
+fn merge_into<T: Entry>(
     plan: &mut BTreeMap<String, T>,
     layer: &BTreeMap<String, T>,
     origins: &mut Origins,
