@@ -74,8 +74,7 @@ impl Reactor {
                 Err(error) => {
                     // EMFILE and friends: the connection stays in the backlog
                     // and is retried when another one closes.
-                    self.logger
-                        .warn(&format!("cannot accept an API connection: {error}"));
+                    self.warn(&format!("cannot accept an API connection: {error}"));
                     return;
                 }
             };

@@ -1,13 +1,15 @@
-//! vigild's stdout, where forwarded service output goes, written without
-//! ever blocking the loop (supervision.md §15, §18 "Blocking on stdout").
+//! vigild's stdout, where forwarded service output goes, and its stderr,
+//! where its own log goes, written without ever blocking the loop
+//! (supervision.md §15, §18 "Blocking on stdout"): [`Streams`] holds one
+//! [`Output`] for each, or one for both when they are the same file.
 //!
 //! The descriptor is shared with passthrough services, so its file status
 //! flags are never changed: switching it to non-blocking mode would surprise
-//! them. How a write is kept from blocking depends on what stdout is:
+//! them. How a write is kept from blocking depends on what the descriptor is:
 //!
 //! - a **pipe, FIFO or terminal** (a container runtime's pipe, `docker -t`'s
 //!   pty): vigild opens its own file description of the same object through
-//!   `/proc/self/fd/1`, non-blocking, and writes there. Waiting for room in a
+//!   `/proc/self/fd/N`, non-blocking, and writes there. Waiting for room in a
 //!   terminal cannot be done any other way: a terminal reports POLLOUT while
 //!   its room is far smaller than a page, and a blocking write then sleeps
 //!   until the reader drains it all;
@@ -60,11 +62,6 @@ pub struct Output {
 }
 
 impl Output {
-    /// A writer for vigild's stdout.
-    pub fn stdout() -> Output {
-        Output::new(io::stdout().as_raw_fd())
-    }
-
     /// A writer for `fd`, which the caller keeps open.
     pub fn new(fd: RawFd) -> Output {
         Output {
@@ -84,17 +81,20 @@ impl Output {
     }
 
     /// Queues one complete line (newline included) and writes what can be
-    /// written now. A line that does not fit in the buffer is dropped whole.
-    pub fn push_line(&mut self, line: &[u8]) {
+    /// written now. A line that does not fit in the buffer is dropped whole
+    /// and counted; the result says whether the line was kept (or written
+    /// to a reader that is gone).
+    pub fn push_line(&mut self, line: &[u8]) -> bool {
         if self.broken {
-            return;
+            return true;
         }
         if self.buffer.len() + line.len() > MAX_BUFFERED {
             self.dropped += 1;
-            return;
+            return false;
         }
         self.buffer.extend(line);
         self.flush();
+        true
     }
 
     /// Writes buffered output until it is all written or the descriptor
@@ -151,6 +151,152 @@ impl Output {
     /// Lines dropped since the last call, for a warning.
     pub fn take_dropped(&mut self) -> u64 {
         std::mem::take(&mut self.dropped)
+    }
+}
+
+/// Which of vigild's two streams a writer serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// stdout: forwarded service output.
+    Stdout,
+    /// stderr: vigild's own log.
+    Stderr,
+}
+
+/// vigild's stdout and stderr on the loop: forwarded service output and
+/// vigild's own log, both buffered and never blocking.
+///
+/// When stderr is the same file as stdout (`2>&1`, a terminal), one writer
+/// takes both, so that lines keep their order and a line of one is never
+/// cut into by a line of the other after a partial write.
+#[derive(Debug)]
+pub struct Streams {
+    stdout: Output,
+    /// `None` when stderr is the same file as stdout.
+    stderr: Option<Output>,
+    /// Service lines dropped since the last [`Streams::take_dropped_output`].
+    dropped_output: u64,
+    /// Log lines dropped since the last [`Streams::take_dropped_log`].
+    dropped_log: u64,
+}
+
+impl Streams {
+    /// Writers for vigild's own stdout and stderr.
+    pub fn standard() -> Streams {
+        Streams::new(io::stdout().as_raw_fd(), io::stderr().as_raw_fd())
+    }
+
+    /// Writers for `stdout` and `stderr`, which the caller keeps open.
+    pub fn new(stdout: RawFd, stderr: RawFd) -> Streams {
+        let stderr = (!same_file(stdout, stderr)).then(|| Output::new(stderr));
+        Streams {
+            stdout: Output::new(stdout),
+            stderr,
+            dropped_output: 0,
+            dropped_log: 0,
+        }
+    }
+
+    /// Queues a line of service output for stdout.
+    pub fn push_output(&mut self, line: &[u8]) {
+        if !self.stdout.push_line(line) {
+            self.dropped_output += 1;
+        }
+    }
+
+    /// Queues a line of vigild's log for stderr.
+    pub fn push_log(&mut self, line: &[u8]) {
+        if !self.log_writer().push_line(line) {
+            self.dropped_log += 1;
+        }
+    }
+
+    /// Writes what each stream can take now.
+    pub fn flush(&mut self) {
+        self.stdout.flush();
+        if let Some(stderr) = &mut self.stderr {
+            stderr.flush();
+        }
+    }
+
+    /// The writer of `stream`, if it has one of its own, and whether output
+    /// waits in it: while it does, its descriptor is to be watched for
+    /// writability.
+    pub fn writer(&self, stream: Stream) -> Option<(RawFd, bool)> {
+        let output = match stream {
+            Stream::Stdout => &self.stdout,
+            Stream::Stderr => self.stderr.as_ref()?,
+        };
+        Some((output.raw_fd(), output.pending()))
+    }
+
+    /// Whether the log's writer has nothing waiting, so that a warning
+    /// about dropped log lines would not be dropped in turn.
+    pub fn log_is_idle(&self) -> bool {
+        match &self.stderr {
+            Some(stderr) => !stderr.pending(),
+            None => !self.stdout.pending(),
+        }
+    }
+
+    /// Service lines dropped since the last call, for a warning.
+    pub fn take_dropped_output(&mut self) -> u64 {
+        std::mem::take(&mut self.dropped_output)
+    }
+
+    /// Log lines dropped since the last call, for a warning.
+    pub fn take_dropped_log(&mut self) -> u64 {
+        std::mem::take(&mut self.dropped_log)
+    }
+
+    /// At exit: waits up to `limit` for the readers to take what is left,
+    /// then gives up on the rest.
+    pub fn drain(&mut self, limit: std::time::Duration) {
+        let until = std::time::Instant::now() + limit;
+        loop {
+            self.flush();
+            let waiting: Vec<RawFd> = [Stream::Stdout, Stream::Stderr]
+                .into_iter()
+                .filter_map(|stream| self.writer(stream))
+                .filter(|&(_, pending)| pending)
+                .map(|(fd, _)| fd)
+                .collect();
+            let Some(left) = until.checked_duration_since(std::time::Instant::now()) else {
+                return;
+            };
+            if waiting.is_empty() || left.is_zero() {
+                return;
+            }
+            // SAFETY: the descriptors stay open while the writers live.
+            let borrowed: Vec<BorrowedFd<'_>> = waiting
+                .iter()
+                .map(|&fd| unsafe { BorrowedFd::borrow_raw(fd) })
+                .collect();
+            let mut fds: Vec<nix::poll::PollFd<'_>> = borrowed
+                .iter()
+                .map(|fd| nix::poll::PollFd::new(*fd, nix::poll::PollFlags::POLLOUT))
+                .collect();
+            let millis = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
+            let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(millis));
+        }
+    }
+
+    fn log_writer(&mut self) -> &mut Output {
+        match &mut self.stderr {
+            Some(stderr) => stderr,
+            None => &mut self.stdout,
+        }
+    }
+}
+
+/// Whether `a` and `b` are the same open file (the same pipe, terminal or
+/// regular file), however they were opened.
+fn same_file(a: RawFd, b: RawFd) -> bool {
+    // SAFETY: the caller keeps both descriptors open.
+    let (a, b) = unsafe { (BorrowedFd::borrow_raw(a), BorrowedFd::borrow_raw(b)) };
+    match (nix::sys::stat::fstat(a), nix::sys::stat::fstat(b)) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
     }
 }
 
@@ -339,6 +485,66 @@ mod tests {
             (LINE * LINES) as u64
         );
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn stdout_and_stderr_on_one_pipe_share_one_writer() {
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let mut streams = Streams::new(write.as_raw_fd(), write.as_raw_fd());
+        assert!(streams.writer(Stream::Stderr).is_none());
+        streams.push_output(b"2025-03-01T10:15:30.123Z [web] one\n");
+        streams.push_log(b"2025-03-01T10:15:30.124Z INFO two\n");
+        streams.push_output(b"2025-03-01T10:15:30.125Z [web] three\n");
+        drop(streams);
+        drop(write);
+        let mut text = String::new();
+        File::from(read).read_to_string(&mut text).unwrap();
+        assert_eq!(
+            text,
+            "2025-03-01T10:15:30.123Z [web] one\n\
+             2025-03-01T10:15:30.124Z INFO two\n\
+             2025-03-01T10:15:30.125Z [web] three\n"
+        );
+    }
+
+    #[test]
+    fn a_stalled_stderr_never_blocks_the_log() {
+        let (out_read, out_write) = nix::unistd::pipe().unwrap();
+        let (err_read, err_write) = nix::unistd::pipe().unwrap();
+        let (done, finished) = std::sync::mpsc::channel();
+        let (stdout, stderr) = (out_write.as_raw_fd(), err_write.as_raw_fd());
+        std::thread::spawn(move || {
+            let mut streams = Streams::new(stdout, stderr);
+            let line = [
+                b"2025-03-01T10:15:30.124Z INFO ".as_slice(),
+                &[b'x'; 994],
+                b"\n",
+            ]
+            .concat();
+            // 2 MiB of log into a 64 KiB pipe nobody reads.
+            for _ in 0..LINES {
+                streams.push_log(&line);
+            }
+            let _ = done.send(streams);
+        });
+        let mut streams = finished
+            .recv_timeout(Duration::from_secs(10))
+            .expect("logging to a stalled stderr blocked");
+        assert!(!streams.log_is_idle());
+        let dropped = streams.take_dropped_log();
+        assert!(dropped > 900 && dropped < 1024, "dropped {dropped}");
+        assert_eq!(streams.take_dropped_output(), 0);
+        // stdout is not held up by it.
+        assert_eq!(
+            streams.writer(Stream::Stdout).map(|(_, pending)| pending),
+            Some(false)
+        );
+        streams.push_output(b"still flowing\n");
+        drop(streams);
+        drop((out_write, err_read));
+        let mut text = String::new();
+        File::from(out_read).read_to_string(&mut text).unwrap();
+        assert_eq!(text, "still flowing\n");
     }
 
     #[test]
