@@ -73,18 +73,20 @@ pub fn run(config: &Config) -> ExitCode {
         start_time: SystemTime::now(),
         utc_offset,
     };
-    let reactor = match Reactor::new(socket, state, logger) {
+    let mut reactor = match Reactor::new(socket, state, logger) {
         Ok(reactor) => reactor,
         Err(error) => {
             eprintln!("error: cannot set up the event loop: {error}");
             return ExitCode::from(exit::OS_SETUP);
         }
     };
-    logger.info(&format!(
+    // From here on, vigild's log goes through the loop's writer, which
+    // never blocks.
+    reactor.info(&format!(
         "Started daemon vigild {} (pid {pid}).",
         env!("CARGO_PKG_VERSION")
     ));
-    logger.info(&format!("Listening on {}", config.socket.display()));
+    reactor.info(&format!("Listening on {}", config.socket.display()));
     ExitCode::from(reactor.run(config.hold))
 }
 

@@ -2,9 +2,10 @@
 //! `2025-03-01T10:15:30.123Z INFO Started daemon vigild 1.0.0 (pid 1).`, or
 //! one JSON object per line.
 //!
-//! The lines are rare (lifecycle events, not service output, which goes to
-//! stdout through the reactor's buffered writer), so they are written with
-//! one `write` each.
+//! During the boot, lines are written to stderr at once. Once the event
+//! loop runs, it renders them here and queues them in its non-blocking
+//! writer (`reactor/output.rs`), so that a stderr nobody reads never
+//! freezes supervision (supervision.md §18).
 
 use std::io::Write as _;
 use std::time::SystemTime;
@@ -25,15 +26,30 @@ impl Logger {
         Logger { format, level }
     }
 
-    /// Logs `message` with extra JSON fields such as `("service", "web")`;
-    /// the text form shows only the message, which names them already.
+    /// Writes `message` to stderr at once, with extra JSON fields such as
+    /// `("service", "web")`; the text form shows only the message, which
+    /// names them already.
+    ///
+    /// The write may block: this is for the boot, before the event loop
+    /// runs. The loop renders its lines with [`Logger::render`] and writes
+    /// them without blocking.
     pub fn log(&self, level: LogLevel, message: &str, fields: &[(&str, &str)]) {
-        if level > self.level {
-            return;
+        if let Some(line) = self.render(level, SystemTime::now(), message, fields) {
+            // Nothing sensible can be done when stderr is gone.
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
-        let line = self.line(level, SystemTime::now(), message, fields);
-        // Nothing sensible can be done when stderr is gone.
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+
+    /// The complete line (newline included) for `message` logged at `at`,
+    /// or `None` when `level` is below the logger's level.
+    pub fn render(
+        &self,
+        level: LogLevel,
+        at: SystemTime,
+        message: &str,
+        fields: &[(&str, &str)],
+    ) -> Option<String> {
+        (level <= self.level).then(|| self.line(level, at, message, fields))
     }
 
     /// Logs at `error`.

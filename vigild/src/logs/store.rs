@@ -318,6 +318,31 @@ impl LogStore {
     ///
     /// An empty batch with no misses means the follower is up to date.
     pub fn since(&self, cursor: &mut Cursor, max: usize) -> Batch<'_> {
+        let mut entries = Vec::new();
+        let missed = self.take_while(cursor, |entry| {
+            if entries.len() == max {
+                return false;
+            }
+            entries.push(entry);
+            true
+        });
+        Batch { entries, missed }
+    }
+
+    /// Offers the entries after `cursor` to `take`, one at a time in store
+    /// order, until `take` refuses one (returns false) or none is left.
+    /// `cursor` moves past the entries taken and past any entries evicted
+    /// before it got to them, whose number is returned; a refused entry is
+    /// offered again by the next call.
+    ///
+    /// This is how a stream with a bounded output buffer pages through the
+    /// log: it takes entries while they fit, and the rest wait in the ring
+    /// instead of being read and dropped.
+    pub fn take_while<'a>(
+        &'a self,
+        cursor: &mut Cursor,
+        mut take: impl FnMut(Entry<'a>) -> bool,
+    ) -> u64 {
         let mut missed = 0;
         // Each followed buffer, with the index of its next unread entry.
         let mut sources: Vec<(&str, &ServiceLog, usize)> = Vec::new();
@@ -337,15 +362,13 @@ impl LogStore {
                     .map(|stored| Reverse((stored.seq, source)))
             })
             .collect();
-        let mut entries = Vec::new();
-        while entries.len() < max {
-            let Some(Reverse((_, source))) = heads.pop() else {
-                break;
-            };
+        while let Some(Reverse((_, source))) = heads.pop() {
             let (name, log, index) = &mut sources[source];
             let (name, log) = (*name, *log);
-            if let Some(stored) = log.ring.at(*index) {
-                entries.push(entry(name, stored));
+            if let Some(stored) = log.ring.at(*index)
+                && !take(entry(name, stored))
+            {
+                break;
             }
             *index += 1;
             if let Some(stored) = log.ring.at(*index) {
@@ -360,7 +383,7 @@ impl LogStore {
                 .iter()
                 .map(|(_, log, index)| (log.id, log.ring.first_ordinal() + *index as u64)),
         );
-        Batch { entries, missed }
+        missed
     }
 
     /// The messages of `service`'s last `count` lines, oldest first, from
@@ -605,6 +628,26 @@ mod tests {
             seen.extend(batch.entries.iter().map(|entry| entry.message.to_owned()));
         }
         assert_eq!(seen, (0..10).map(|i| i.to_string()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_refused_entry_is_offered_again() {
+        let store = interleaved();
+        let mut cursor = store.cursor_at_tail(ServiceFilter::All, LogCount::All);
+        // Take two, refuse the third.
+        let mut offered = Vec::new();
+        let missed = store.take_while(&mut cursor, |entry| {
+            offered.push(format!("{}: {}", entry.service, entry.message));
+            offered.len() <= 2
+        });
+        assert_eq!(missed, 0);
+        assert_eq!(offered, ["web: w1", "db: d1", "web: w2"]);
+        // The refused one comes first next time, and nothing is lost.
+        assert_eq!(
+            lines(&store.since(&mut cursor, 100).entries),
+            ["web: w2", "web: w3", "db: d2"]
+        );
+        assert_eq!(store.take_while(&mut cursor, |_| true), 0);
     }
 
     #[test]

@@ -18,13 +18,6 @@ use crate::http::{self, Credentials, Peer};
 use crate::logs::{Cursor, Seq};
 use crate::supervisor::Now;
 
-/// How many log entries a stream takes from the store per pass.
-const LOG_BATCH: usize = 256;
-
-/// Log entries are written to a stream only while its output buffer has at
-/// least this much room; the rest stays in the ring until the client reads.
-const STREAM_ROOM: usize = 64 * 1024;
-
 /// A reply that waits.
 #[derive(Debug)]
 enum Parked {
@@ -81,8 +74,7 @@ impl Reactor {
                 Err(error) => {
                     // EMFILE and friends: the connection stays in the backlog
                     // and is retried when another one closes.
-                    self.logger
-                        .warn(&format!("cannot accept an API connection: {error}"));
+                    self.warn(&format!("cannot accept an API connection: {error}"));
                     return;
                 }
             };
@@ -204,36 +196,47 @@ impl Reactor {
         }
     }
 
-    /// Writes log entries to a parked log stream while it has room. Entries
-    /// that a slow reader lets the ring evict are skipped silently (api.md
-    /// §6.9); the producers never wait for it.
+    /// Writes log entries to a parked log stream while they fit in its
+    /// output buffer; the rest stay in the ring until the client has read
+    /// enough, and the next pass (on WRITABLE, or on new output) continues
+    /// from there. Entries that a slow reader lets the ring evict are
+    /// skipped silently (api.md §6.9); the producers never wait for it.
     fn pump_logs(&mut self, connection: &mut ApiConnection, now: Now) {
         let Some(Parked::Logs { cursor, until }) = &mut connection.parked else {
             return;
         };
+        let until = *until;
+        let http = &mut connection.http;
         let mut line = Vec::new();
-        let mut finished = false;
-        'pump: while connection.http.can_accept(STREAM_ROOM) {
-            let batch = self.state.logs.since(cursor, LOG_BATCH);
-            if batch.entries.is_empty() {
-                finished = until.is_some();
-                break;
+        let mut reached_end = false;
+        let mut full = false;
+        self.state.logs.take_while(cursor, |entry| {
+            if until.is_some_and(|until| entry.seq >= until) {
+                reached_end = true;
+                return false;
             }
-            for entry in batch.entries {
-                if until.is_some_and(|until| entry.seq >= until) {
-                    finished = true;
-                    break 'pump;
-                }
-                line.clear();
-                if serde_json::to_writer(&mut line, &entry.to_log_entry()).is_err() {
-                    continue;
-                }
-                line.push(b'\n');
-                // A full buffer drops this entry: the reader is too slow.
-                let _ = connection.http.send_chunk(&line, now.monotonic);
+            line.clear();
+            if serde_json::to_writer(&mut line, &entry.to_log_entry()).is_err() {
+                return true;
             }
-        }
-        if finished {
+            line.push(b'\n');
+            if !http.can_accept(line.len()) {
+                // An entry too large for even an empty buffer would wait
+                // for ever: it is skipped instead. That cannot happen with
+                // lines of at most 16 KiB, even escaped. A stream that is
+                // gone takes nothing more.
+                if http.stream_backlog() > 0 || !http.can_accept(0) {
+                    full = true;
+                    return false;
+                }
+                return true;
+            }
+            let _ = http.send_chunk(&line, now.monotonic);
+            true
+        });
+        // Without follow, the reply ends with the backlog: at the first
+        // entry written after the request, or when none is left.
+        if until.is_some() && (reached_end || !full) {
             let _ = connection.http.end_stream(now.monotonic);
             connection.parked = None;
         }

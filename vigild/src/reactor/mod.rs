@@ -29,12 +29,13 @@ use mio::{Events, Interest, Poll, Token};
 use nix::sys::signal::Signal;
 
 use crate::api::State;
+use crate::config::LogLevel;
 use crate::log::Logger;
 use crate::supervisor::{Effect, Now, Pid};
 use children::Launch;
 use connections::ApiConnection;
 use listener::ApiSocket;
-use output::Output;
+use output::{Stream, Streams};
 use pipes::Pipe;
 use signals::Signals;
 use timers::Timer;
@@ -43,8 +44,13 @@ const SIGNALS: Token = Token(0);
 const TIMER: Token = Token(1);
 const LISTENER: Token = Token(2);
 const STDOUT: Token = Token(3);
+const STDERR: Token = Token(4);
 /// Tokens from here on are handed out to connections, pidfds and pipes.
 const FIRST_DYNAMIC: usize = 16;
+
+/// How long vigild waits at exit for its stdout and stderr to take the
+/// lines still buffered.
+const FINAL_DRAIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// At most this many API connections are open at once (api.md §3); further
 /// ones wait in the kernel's backlog.
@@ -78,8 +84,11 @@ pub struct Reactor {
     signals: Signals,
     timer: Timer,
     socket: ApiSocket,
-    stdout: Output,
-    stdout_registered: bool,
+    /// vigild's stdout (service output) and stderr (its own log).
+    streams: Streams,
+    /// Whether stdout's and stderr's writers are registered for
+    /// writability.
+    registered: [bool; 2],
     slots: HashMap<Token, Slot>,
     next_token: usize,
     children: HashMap<i32, Child>,
@@ -113,8 +122,8 @@ impl Reactor {
             signals,
             timer,
             socket,
-            stdout: Output::stdout(),
-            stdout_registered: false,
+            streams: Streams::standard(),
+            registered: [false; 2],
             slots: HashMap::new(),
             next_token: FIRST_DYNAMIC,
             children: HashMap::new(),
@@ -157,7 +166,7 @@ impl Reactor {
             if let Err(error) = self.poll.poll(&mut events, timeout)
                 && error.kind() != std::io::ErrorKind::Interrupted
             {
-                self.logger.error(&format!("poll failed: {error}"));
+                self.error(&format!("poll failed: {error}"));
             }
             now = clock();
             for event in events.iter() {
@@ -181,7 +190,10 @@ impl Reactor {
             SIGNALS => self.handle_signals(now),
             TIMER => self.timer.drain(),
             LISTENER => self.accept(now),
-            STDOUT => self.stdout.flush(),
+            STDOUT | STDERR => {
+                self.streams.flush();
+                self.watch_streams();
+            }
             token => match self.slots.get(&token) {
                 Some(Slot::Connection(_)) => self.drive_connection(token, now, true),
                 Some(Slot::Pipe(_)) => self.read_pipe(token, now),
@@ -201,12 +213,10 @@ impl Reactor {
                 Signal::SIGCHLD => {} // the reaper runs after every turn
                 Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT => {
                     if self.state.supervisor.is_shutting_down() {
-                        self.logger
-                            .info(&format!("Received {signal} again: killing every service."));
+                        self.info(&format!("Received {signal} again: killing every service."));
                         self.state.supervisor.kill_all(now);
                     } else {
-                        self.logger
-                            .info(&format!("Received {signal}: shutting down."));
+                        self.info(&format!("Received {signal}: shutting down."));
                         self.state.supervisor.shutdown(0, now);
                     }
                 }
@@ -250,8 +260,7 @@ impl Reactor {
                     .handle_exit(Pid::from_raw(pid), status, now, &recent);
                 self.apply_effects(now);
             } else {
-                self.logger
-                    .debug(&format!("Reaped orphan process {pid} ({status:?})."));
+                self.debug(&format!("Reaped orphan process {pid} ({status:?})."));
             }
             children::reap(pid);
             if let Some(child) = self.children.remove(&pid) {
@@ -284,14 +293,14 @@ impl Reactor {
                     message,
                 } => {
                     let level = match level {
-                        crate::supervisor::LogLevel::Debug => crate::config::LogLevel::Debug,
-                        crate::supervisor::LogLevel::Info => crate::config::LogLevel::Info,
-                        crate::supervisor::LogLevel::Warning => crate::config::LogLevel::Warn,
-                        crate::supervisor::LogLevel::Error => crate::config::LogLevel::Error,
+                        crate::supervisor::LogLevel::Debug => LogLevel::Debug,
+                        crate::supervisor::LogLevel::Info => LogLevel::Info,
+                        crate::supervisor::LogLevel::Warning => LogLevel::Warn,
+                        crate::supervisor::LogLevel::Error => LogLevel::Error,
                     };
                     match &service {
-                        Some(service) => self.logger.log(level, &message, &[("service", service)]),
-                        None => self.logger.log(level, &message, &[]),
+                        Some(service) => self.log(level, &message, &[("service", service)]),
+                        None => self.log(level, &message, &[]),
                     }
                 }
                 Effect::ChangeUpdated { .. } => {}
@@ -335,8 +344,7 @@ impl Reactor {
             token,
             Interest::READABLE,
         ) {
-            self.logger
-                .error(&format!("cannot watch process {pid}: {error}"));
+            self.error(&format!("cannot watch process {pid}: {error}"));
         }
         self.slots.insert(token, Slot::Pidfd);
         self.children.insert(
@@ -406,7 +414,7 @@ impl Reactor {
         if let Err(error) = result
             && error.raw_os_error() != Some(libc::ESRCH)
         {
-            self.logger.warn(&format!(
+            self.warn(&format!(
                 "cannot send {signal} to service \"{service}\" (pid {raw}): {}",
                 children::reason(&error)
             ));
@@ -434,41 +442,85 @@ impl Reactor {
             }
         }
         if let Err(error) = self.timer.arm(deadline, Instant::now()) {
-            self.logger.error(&format!("cannot arm the timer: {error}"));
+            self.error(&format!("cannot arm the timer: {error}"));
         }
     }
 
-    /// Keeps stdout registered for writability while output waits for it.
-    fn watch_stdout(&mut self) {
-        let pending = self.stdout.pending();
-        if pending && !self.stdout_registered {
-            // A regular file cannot be registered with epoll, but is always
-            // writable, so there is nothing to wait for then.
-            self.stdout_registered = self
-                .poll
-                .registry()
-                .register(
-                    &mut SourceFd(&self.stdout.raw_fd()),
-                    STDOUT,
-                    Interest::WRITABLE,
-                )
-                .is_ok();
-        } else if !pending && self.stdout_registered {
-            let _ = self
-                .poll
-                .registry()
-                .deregister(&mut SourceFd(&self.stdout.raw_fd()));
-            self.stdout_registered = false;
+    /// Logs `message` on vigild's own log, with extra JSON fields such as
+    /// `("service", "web")`, without ever blocking.
+    pub fn log(&mut self, level: LogLevel, message: &str, fields: &[(&str, &str)]) {
+        if let Some(line) = self.logger.render(level, clock().wall, message, fields) {
+            self.streams.push_log(line.as_bytes());
+            self.watch_streams();
         }
-        let dropped = self.stdout.take_dropped();
-        if dropped > 0 {
-            self.logger
-                .warn(&crate::logs::format::dropped_lines_warning(dropped));
+    }
+
+    /// Logs at `error`.
+    pub fn error(&mut self, message: &str) {
+        self.log(LogLevel::Error, message, &[]);
+    }
+
+    /// Logs at `warn`.
+    pub fn warn(&mut self, message: &str) {
+        self.log(LogLevel::Warn, message, &[]);
+    }
+
+    /// Logs at `info`.
+    pub fn info(&mut self, message: &str) {
+        self.log(LogLevel::Info, message, &[]);
+    }
+
+    /// Logs at `debug`.
+    pub fn debug(&mut self, message: &str) {
+        self.log(LogLevel::Debug, message, &[]);
+    }
+
+    /// Reports dropped lines, and keeps stdout's and stderr's writers
+    /// registered for writability while output waits in them.
+    fn watch_streams(&mut self) {
+        // The counts are reported once the log has room again, or the
+        // warnings would be dropped in turn (stderr may be stdout).
+        if self.streams.log_is_idle() {
+            let dropped_output = self.streams.take_dropped_output();
+            let dropped_log = self.streams.take_dropped_log();
+            let warnings = [
+                (dropped_output > 0)
+                    .then(|| crate::logs::format::dropped_lines_warning(dropped_output)),
+                (dropped_log > 0).then(|| {
+                    format!("dropped {dropped_log} lines of vigild's log: stderr is not being read")
+                }),
+            ];
+            for warning in warnings.into_iter().flatten() {
+                if let Some(line) = self
+                    .logger
+                    .render(LogLevel::Warn, clock().wall, &warning, &[])
+                {
+                    self.streams.push_log(line.as_bytes());
+                }
+            }
+        }
+        for (index, stream, token) in [(0, Stream::Stdout, STDOUT), (1, Stream::Stderr, STDERR)] {
+            let Some((fd, pending)) = self.streams.writer(stream) else {
+                continue;
+            };
+            if pending && !self.registered[index] {
+                // A regular file cannot be registered with epoll, but is
+                // always writable, so there is nothing to wait for then.
+                self.registered[index] = self
+                    .poll
+                    .registry()
+                    .register(&mut SourceFd(&fd), token, Interest::WRITABLE)
+                    .is_ok();
+            } else if !pending && self.registered[index] {
+                let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+                self.registered[index] = false;
+            }
         }
     }
 
     /// The last steps of a shutdown: flush what services wrote, give
-    /// stdout a last chance, and let the socket file go.
+    /// stdout and stderr up to [`FINAL_DRAIN`] to take the rest, and let
+    /// the socket file go.
     fn finish(&mut self) {
         let now = clock();
         let tokens: Vec<Token> = self.slots.keys().copied().collect();
@@ -478,7 +530,9 @@ impl Reactor {
                 self.close_pipe(token, now);
             }
         }
-        self.stdout.flush();
         let _ = self.poll.registry().deregister(self.socket.listener());
+        // Nothing is left to supervise: the readers of stdout and stderr
+        // get a moment to take the last lines.
+        self.streams.drain(FINAL_DRAIN);
     }
 }

@@ -98,7 +98,7 @@ impl Reactor {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(nix::errno::Errno::EAGAIN) => break ReadEnd::Drained,
                 Err(errno) => {
-                    self.logger.warn(&format!(
+                    self.warn(&format!(
                         "cannot read output of service \"{}\": {}",
                         pipe.service,
                         io::Error::from(errno)
@@ -187,13 +187,13 @@ impl Reactor {
                     &pipe.service,
                     &line,
                 );
-                self.stdout.push_line(&forwarded);
+                self.streams.push_output(&forwarded);
             }
             self.state
                 .logs
                 .push(&pipe.service, pipe.stream, line, now.wall);
         }
         self.new_output = true;
-        self.watch_stdout();
+        self.watch_streams();
     }
 }
