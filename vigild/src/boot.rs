@@ -72,6 +72,8 @@ pub fn run(config: &Config) -> ExitCode {
         boot_id: api::boot_id(),
         start_time: SystemTime::now(),
         utc_offset,
+        // SAFETY: getuid has no preconditions and cannot fail.
+        daemon_uid: unsafe { libc::getuid() },
     };
     let mut reactor = match Reactor::new(socket, state, logger) {
         Ok(reactor) => reactor,

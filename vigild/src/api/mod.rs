@@ -18,7 +18,10 @@ use vigil_proto::api::{
 use vigil_proto::duration;
 use vigil_proto::plan;
 
-use crate::http::{Request, Response};
+use crate::http::{Peer, Request, Response};
+use access::Class;
+
+pub mod access;
 use crate::logs::{LogStore, ServiceFilter};
 use crate::supervisor::{Now, Supervisor};
 
@@ -37,6 +40,8 @@ pub struct State {
     pub start_time: SystemTime,
     /// The local zone's offset, for times in replies.
     pub utc_offset: UtcOffset,
+    /// The uid vigild runs as: a local caller with it is admin.
+    pub daemon_uid: u32,
 }
 
 /// The answer to a request.
@@ -109,6 +114,22 @@ impl<'a> Route<'a> {
         })
     }
 
+    /// Who may call the route with `method` (api.md §6's table).
+    fn class(self, method: &str) -> Class {
+        let post = method == "POST";
+        match self {
+            Route::SystemInfo => Class::Open,
+            Route::Services | Route::Service | Route::Change(_) if post => Class::Write,
+            Route::Replan => Class::Write,
+            Route::Services
+            | Route::Service
+            | Route::Changes
+            | Route::Change(_)
+            | Route::Wait(_)
+            | Route::Logs => Class::Read,
+        }
+    }
+
     /// The methods the route serves; any other gets 405.
     fn methods(self) -> &'static [&'static str] {
         match self {
@@ -119,8 +140,8 @@ impl<'a> Route<'a> {
     }
 }
 
-/// Routes `request` to its handler.
-pub fn handle(state: &mut State, request: &Request, now: Now) -> Reply {
+/// Routes `request` from `peer` to its handler, after the access check.
+pub fn handle(state: &mut State, request: &Request, peer: &Peer, now: Now) -> Reply {
     let Some(route) = Route::of(request.path()) else {
         return error(StatusCode::NotFound, "invalid API endpoint requested");
     };
@@ -130,6 +151,11 @@ pub fn handle(state: &mut State, request: &Request, now: Now) -> Reply {
             StatusCode::MethodNotAllowed,
             format!("method {} not allowed", api::quote(method)),
         );
+    }
+    if !access::allows(route.class(method), access::resolve(peer, state.daemon_uid)) {
+        let envelope = api::Response::<()>::error(StatusCode::Unauthorized, "access denied")
+            .with_kind(api::ErrorKind::LoginRequired);
+        return Reply::Now(Response::json(&envelope));
     }
     match (route, method == "POST") {
         (Route::SystemInfo, _) => system_info(state),

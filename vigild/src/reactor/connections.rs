@@ -121,7 +121,8 @@ impl Reactor {
                 let Some(request) = connection.http.next_request() else {
                     break;
                 };
-                let reply = api::handle(&mut self.state, &request, now);
+                let peer = connection.http.peer().clone();
+                let reply = api::handle(&mut self.state, &request, &peer, now);
                 self.answer(&mut connection, reply, now);
                 // A handler's effects (a spawn, above all) are applied before
                 // any other input reaches the supervisor.
