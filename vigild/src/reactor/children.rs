@@ -249,8 +249,9 @@ pub fn spawn(launch: &Launch) -> Result<Spawned, SpawnError> {
     }
     let switch = identity.map(|id| (id.uid, id.gid, id.groups));
     // SAFETY: the closure runs in the child between fork and exec. It only
-    // makes system calls (close_range, sigprocmask, setgroups, setgid,
-    // setuid) on data prepared before the fork, and allocates nothing.
+    // makes system calls (close_range, signal, sigprocmask, setgroups,
+    // setgid, setuid) on data prepared before the fork, and allocates
+    // nothing.
     unsafe {
         command.pre_exec(move || {
             // Descriptors vigild inherited without close-on-exec (from a
@@ -263,6 +264,23 @@ pub fn spawn(launch: &Launch) -> Result<Spawned, SpawnError> {
                 libc::c_uint::MAX,
                 libc::CLOSE_RANGE_CLOEXEC,
             );
+            // An ignored disposition survives exec (handlers do not): give
+            // every signal its default, whatever vigild or its own parent
+            // ignored (supervision.md §14). The raw system call, because
+            // libc refuses its own internal signals (32, 33), which may be
+            // inherited ignored too. An all-zero kernel sigaction is
+            // SIG_DFL with no flags on every architecture; SIGKILL and
+            // SIGSTOP refuse, harmlessly.
+            let default = [0u64; 4];
+            for signal in 1..=64 {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    signal,
+                    default.as_ptr(),
+                    std::ptr::null_mut::<u64>(),
+                    8usize,
+                );
+            }
             nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
             if let Some((uid, gid, groups)) = &switch {
                 nix::unistd::setgroups(groups)?;
@@ -490,8 +508,10 @@ mod tests {
         let mut mask = SigSet::empty();
         mask.add(Signal::SIGTERM);
         mask.thread_block().unwrap();
+        // Ignored dispositions survive exec unless the child resets them.
+        crate::reactor::signals::block_ignored();
         let spawned = spawn(&sh(
-            "grep SigBlk /proc/self/status; ps -o pgid= -p $$ 2>/dev/null || cut -d' ' -f5 /proc/self/stat; \
+            "grep SigBlk /proc/self/status | tr '\\n' ' '; grep SigIgn /proc/self/status; ps -o pgid= -p $$ 2>/dev/null || cut -d' ' -f5 /proc/self/stat; \
              readlink /proc/self/fd/0; ls /proc/self/fd | sort -n | tr '\\n' ' '",
         ))
         .unwrap();
@@ -500,11 +520,9 @@ mod tests {
         assert_eq!(wait(pid), ExitStatus::Exited(0));
         let text = output(spawned.stdout);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(
-            lines[0].split_whitespace().nth(1),
-            Some("0000000000000000"),
-            "{text}"
-        );
+        let fields: Vec<&str> = lines[0].split_whitespace().collect();
+        assert_eq!(fields[..2], ["SigBlk:", "0000000000000000"], "{text}");
+        assert_eq!(fields[2..], ["SigIgn:", "0000000000000000"], "{text}");
         assert_eq!(lines[1].trim(), pid.to_string(), "{text}");
         assert_eq!(lines[2], "/dev/null", "{text}");
         // ls itself opens one directory fd (3).

@@ -23,7 +23,7 @@ pub const HANDLED: [Signal; 7] = [
 
 /// Signals vigild ignores: as PID 1 a default disposition would be dropped
 /// anyway, and as a plain process SIGPIPE would kill it on a closed socket.
-const IGNORED: [Signal; 6] = [
+pub const IGNORED: [Signal; 6] = [
     Signal::SIGPIPE,
     Signal::SIGWINCH,
     Signal::SIGURG,
@@ -45,12 +45,17 @@ fn mask() -> SigSet {
 /// `main`.
 pub fn block() -> nix::Result<()> {
     mask().thread_block()?;
+    block_ignored();
+    Ok(())
+}
+
+/// Sets the dispositions of [`IGNORED`] to "ignore".
+pub fn block_ignored() {
     for signal in IGNORED {
         // SAFETY: SIG_IGN installs no handler code; nothing runs in signal
-        // context.
-        unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigIgn)? };
+        // context. It cannot fail for these valid, catchable signals.
+        let _ = unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigIgn) };
     }
-    Ok(())
 }
 
 /// The signalfd, non-blocking and close-on-exec.
