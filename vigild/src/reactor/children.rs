@@ -10,15 +10,15 @@
 //! /dev/null, and no descriptor but 0, 1 and 2 (every fd vigild opens is
 //! close-on-exec).
 
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt as _;
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus};
 use nix::unistd::{Gid, Group, Pid, Uid, User};
 
@@ -218,6 +218,15 @@ fn environment(launch: &Launch, identity: Option<&Identity>) -> Vec<(OsString, O
 
 /// Starts a child. Call only from the reactor thread, and register the
 /// returned pidfd and pipes before the loop turns again.
+///
+/// This is our own fork and exec rather than `std::process::Command`:
+/// `Command::spawn` waits for a child whose exec failed, and vigild has
+/// exactly one place that waits (supervision.md §14). A child whose exec
+/// fails here exits with 127 and the reaper collects it like any orphan.
+///
+/// The call returns once the child has exec'd or failed to (a
+/// close-on-exec pipe tells which), so it holds the loop for about one fork
+/// and exec.
 pub fn spawn(launch: &Launch) -> Result<Spawned, SpawnError> {
     let Some(program) = launch.argv.first() else {
         return Err(SpawnError::other("command is empty".into()));
@@ -232,70 +241,119 @@ pub fn spawn(launch: &Launch) -> Result<Spawned, SpawnError> {
             reason(&error)
         )));
     }
-    let mut command = Command::new(program);
-    command
-        .args(&launch.argv[1..])
-        .env_clear()
-        .envs(environment(launch, identity.as_ref()))
-        .stdin(Stdio::null())
-        .process_group(0);
-    if let Some(dir) = &launch.working_dir {
-        command.current_dir(dir);
-    }
-    if launch.capture {
-        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let environment = environment(launch, identity.as_ref());
+    let path = find_program(program, &environment, launch.working_dir.as_deref())?;
+    let invalid = |what: &str| SpawnError::other(format!("{what} contains a NUL byte"));
+    let argv: Vec<CString> = launch
+        .argv
+        .iter()
+        .map(|arg| CString::new(arg.as_bytes()).map_err(|_| invalid("an argument")))
+        .collect::<Result<_, _>>()?;
+    let envp: Vec<CString> = environment
+        .iter()
+        .map(|(key, value)| {
+            let mut entry = key.as_bytes().to_vec();
+            entry.push(b'=');
+            entry.extend_from_slice(value.as_bytes());
+            CString::new(entry).map_err(|_| invalid("the environment"))
+        })
+        .collect::<Result<_, _>>()?;
+    let path =
+        CString::new(path.as_os_str().as_bytes()).map_err(|_| invalid("the program path"))?;
+    let cwd = match &launch.working_dir {
+        Some(dir) => {
+            Some(CString::new(dir.as_os_str().as_bytes()).map_err(|_| invalid("working-dir"))?)
+        }
+        None => None,
+    };
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
+    envp_ptrs.push(std::ptr::null());
+    let switch = identity.map(|id| {
+        let groups: Vec<libc::gid_t> = id.groups.iter().map(|g| g.as_raw()).collect();
+        (id.uid.as_raw(), id.gid.as_raw(), groups)
+    });
+
+    let setup = |error: io::Error| {
+        SpawnError::other(format!("cannot set up the process: {}", reason(&error)))
+    };
+    let dev_null = std::fs::File::open("/dev/null").map_err(setup)?;
+    let outputs = if launch.capture {
+        Some((pipe().map_err(setup)?, pipe().map_err(setup)?))
     } else {
-        command.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+        None
+    };
+    let (report_read, report_write) = pipe().map_err(setup)?;
+    let child_fds = ChildFds {
+        stdin: dev_null.as_raw_fd(),
+        stdout: outputs.as_ref().map(|((_, w), _)| w.as_raw_fd()),
+        stderr: outputs.as_ref().map(|(_, (_, w))| w.as_raw_fd()),
+        report: report_write.as_raw_fd(),
+    };
+    let exec = Exec {
+        path: path.as_ptr(),
+        argv: argv_ptrs.as_ptr(),
+        envp: envp_ptrs.as_ptr(),
+        cwd: cwd.as_ref().map(|c| c.as_ptr()),
+        switch: switch
+            .as_ref()
+            .map(|(uid, gid, groups)| (*uid, *gid, groups.as_slice())),
+    };
+    // SAFETY: fork has no preconditions. In the child, `child_main` only
+    // makes async-signal-safe system calls on memory prepared above, and
+    // never returns.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(setup(io::Error::last_os_error()));
     }
-    let switch = identity.map(|id| (id.uid, id.gid, id.groups));
-    // SAFETY: the closure runs in the child between fork and exec. It only
-    // makes system calls (close_range, signal, sigprocmask, setgroups,
-    // setgid, setuid) on data prepared before the fork, and allocates
-    // nothing.
-    unsafe {
-        command.pre_exec(move || {
-            // Descriptors vigild inherited without close-on-exec (from a
-            // container runtime, a test harness) must not reach services.
-            // Marking them close-on-exec rather than closing them keeps
-            // std's own exec-error pipe working.
-            libc::syscall(
-                libc::SYS_close_range,
-                3 as libc::c_uint,
-                libc::c_uint::MAX,
-                libc::CLOSE_RANGE_CLOEXEC,
-            );
-            // An ignored disposition survives exec (handlers do not): give
-            // every signal its default, whatever vigild or its own parent
-            // ignored (supervision.md §14). The raw system call, because
-            // libc refuses its own internal signals (32, 33), which may be
-            // inherited ignored too. An all-zero kernel sigaction is
-            // SIG_DFL with no flags on every architecture; SIGKILL and
-            // SIGSTOP refuse, harmlessly.
-            let default = [0u64; 4];
-            for signal in 1..=64 {
-                libc::syscall(
-                    libc::SYS_rt_sigaction,
-                    signal,
-                    default.as_ptr(),
-                    std::ptr::null_mut::<u64>(),
-                    8usize,
-                );
-            }
-            nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
-            if let Some((uid, gid, groups)) = &switch {
-                nix::unistd::setgroups(groups)?;
-                nix::unistd::setgid(*gid)?;
-                nix::unistd::setuid(*uid)?;
-            }
-            Ok(())
+    if pid == 0 {
+        // SAFETY: we are the child of a fork; see `child_main`.
+        unsafe { child_main(&child_fds, &exec) }
+    }
+    // The parent keeps only the read ends.
+    drop(report_write);
+    drop(dev_null);
+    let (stdout, stderr) = match outputs {
+        Some(((out_read, out_write), (err_read, err_write))) => {
+            drop(out_write);
+            drop(err_write);
+            (Some(out_read), Some(err_read))
+        }
+        None => (None, None),
+    };
+    // End of file: the child exec'd. Data: where it failed, and errno.
+    let mut report = [0u8; 5];
+    let mut got = 0;
+    while got < report.len() {
+        match nix::unistd::read(&report_read, &mut report[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+    }
+    if got == report.len() {
+        // The child has exited with 127; the reaper takes it as an orphan.
+        let errno = i32::from_ne_bytes([report[1], report[2], report[3], report[4]]);
+        let error = io::Error::from_raw_os_error(errno);
+        return Err(match Stage::from(report[0]) {
+            Stage::Exec => exec_error(program, &error),
+            Stage::Chdir => SpawnError::other(format!(
+                "chdir {}: {}",
+                launch
+                    .working_dir
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("."))
+                    .display(),
+                reason(&error)
+            )),
+            Stage::Identity => SpawnError::other(reason(&error)),
+            Stage::Setup => setup(error),
         });
     }
-    let mut child = command
-        .spawn()
-        .map_err(|error| exec_error(program, &error))?;
-    let pid = child.id() as i32;
-    // No reap can happen between spawn and here: the reaper runs on this
-    // thread only, so the pid still names our child, even as a zombie.
+    // No reap can happen between fork and here: the reaper runs on this
+    // thread only, so the pid still names our child.
     let pidfd = match pidfd_open(pid) {
         Ok(pidfd) => pidfd,
         Err(error) => {
@@ -308,21 +366,187 @@ pub fn spawn(launch: &Launch) -> Result<Spawned, SpawnError> {
             )));
         }
     };
-    let stdout = child.stdout.take().map(OwnedFd::from);
-    let stderr = child.stderr.take().map(OwnedFd::from);
     for fd in stdout.iter().chain(stderr.iter()) {
         set_nonblocking(fd.as_raw_fd()).map_err(|error| {
             SpawnError::other(format!("cannot set up output pipe: {}", reason(&error)))
         })?;
     }
-    // Dropping `child` neither waits nor kills: the reaper owns the pid now.
-    drop(child);
     Ok(Spawned {
         pid,
         pidfd,
         stdout,
         stderr,
     })
+}
+
+/// A close-on-exec pipe: (read end, write end).
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)
+}
+
+/// The program to exec: as given when it contains `/` (relative to the
+/// working directory), else the first executable match in the child's
+/// `PATH` (supervision.md §17).
+fn find_program(
+    program: &str,
+    environment: &[(OsString, OsString)],
+    working_dir: Option<&std::path::Path>,
+) -> Result<PathBuf, SpawnError> {
+    if program.contains('/') {
+        return Ok(PathBuf::from(program));
+    }
+    let search = environment
+        .iter()
+        .find(|(key, _)| key == "PATH")
+        .map(|(_, value)| value.clone())
+        .unwrap_or_else(|| DEFAULT_PATH.into());
+    for dir in std::env::split_paths(&search) {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let dir = match working_dir {
+            Some(base) if dir.is_relative() => base.join(dir),
+            _ => dir,
+        };
+        let candidate = dir.join(program);
+        let Ok(metadata) = std::fs::metadata(&candidate) else {
+            continue;
+        };
+        if metadata.is_file() && metadata.permissions().mode() & 0o111 != 0 {
+            return Ok(candidate);
+        }
+    }
+    Err(SpawnError {
+        message: format!("exec: \"{program}\": executable file not found in $PATH"),
+        not_found: true,
+    })
+}
+
+/// Where a child failed before its exec, as reported through the pipe.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Stage {
+    Setup = 1,
+    Identity = 2,
+    Chdir = 3,
+    Exec = 4,
+}
+
+impl From<u8> for Stage {
+    fn from(byte: u8) -> Stage {
+        match byte {
+            2 => Stage::Identity,
+            3 => Stage::Chdir,
+            4 => Stage::Exec,
+            _ => Stage::Setup,
+        }
+    }
+}
+
+/// The descriptors the child arranges as 0, 1, 2, and its report pipe.
+struct ChildFds {
+    stdin: RawFd,
+    stdout: Option<RawFd>,
+    stderr: Option<RawFd>,
+    report: RawFd,
+}
+
+/// Everything the child needs to exec, prepared before the fork.
+struct Exec<'a> {
+    path: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+    cwd: Option<*const libc::c_char>,
+    switch: Option<(libc::uid_t, libc::gid_t, &'a [libc::gid_t])>,
+}
+
+/// The child between fork and exec. Only async-signal-safe system calls,
+/// no allocation, no locks: another thread of vigild may have held any lock
+/// at the moment of the fork.
+///
+/// # Safety
+/// Call only in a freshly forked child, with pointers that stay valid (they
+/// point into the parent's memory, which the child has a copy of).
+unsafe fn child_main(fds: &ChildFds, exec: &Exec) -> ! {
+    // SAFETY (whole body): raw system calls on valid descriptors and on
+    // pointers the caller guarantees.
+    unsafe {
+        let fail = |stage: Stage| -> ! {
+            let errno = *libc::__errno_location();
+            let mut report = [stage as u8, 0, 0, 0, 0];
+            report[1..].copy_from_slice(&errno.to_ne_bytes());
+            libc::write(fds.report, report.as_ptr().cast(), report.len());
+            libc::_exit(127)
+        };
+        if libc::dup2(fds.stdin, 0) < 0 {
+            fail(Stage::Setup);
+        }
+        if let Some(fd) = fds.stdout
+            && libc::dup2(fd, 1) < 0
+        {
+            fail(Stage::Setup);
+        }
+        if let Some(fd) = fds.stderr
+            && libc::dup2(fd, 2) < 0
+        {
+            fail(Stage::Setup);
+        }
+        // Its own process group, so that a stop signal reaches what it
+        // starts, and never vigild.
+        if libc::setpgid(0, 0) < 0 {
+            fail(Stage::Setup);
+        }
+        // Descriptors vigild inherited without close-on-exec (from a
+        // container runtime, a test harness) must not reach services; the
+        // report pipe must stay open until the exec, so they are marked
+        // rather than closed.
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+        // An ignored disposition survives exec (handlers do not): give
+        // every signal its default, whatever vigild or its own parent
+        // ignored (supervision.md §14). The raw system call, because libc
+        // refuses its own internal signals (32, 33), which may be inherited
+        // ignored too. An all-zero kernel sigaction is SIG_DFL with no
+        // flags on every architecture; SIGKILL and SIGSTOP refuse,
+        // harmlessly.
+        let default = [0u64; 4];
+        for signal in 1..=64 {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                signal,
+                default.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            );
+        }
+        // The signalfd needs vigild's signals blocked; a service must not
+        // inherit that.
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        if libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) != 0 {
+            fail(Stage::Setup);
+        }
+        if let Some((uid, gid, groups)) = exec.switch
+            && (libc::setgroups(groups.len(), groups.as_ptr()) < 0
+                || libc::setgid(gid) < 0
+                || libc::setuid(uid) < 0)
+        {
+            fail(Stage::Identity);
+        }
+        if let Some(cwd) = exec.cwd
+            && libc::chdir(cwd) < 0
+        {
+            fail(Stage::Chdir);
+        }
+        libc::execve(exec.path, exec.argv, exec.envp);
+        fail(Stage::Exec)
+    }
 }
 
 /// The spawn error in Pebble's (Go's) words.
@@ -454,6 +678,8 @@ pub fn become_subreaper() -> io::Result<()> {
 mod tests {
     use std::io::Read as _;
     use std::time::{Duration, Instant};
+
+    use nix::sys::signal::SigSet;
 
     use super::*;
 
@@ -598,6 +824,59 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(error.message, "must specify user, not just group");
+    }
+
+    #[test]
+    fn a_failed_exec_is_reported_and_reaped_by_the_one_reaper() {
+        let _serial = serial();
+        // An executable file that no loader recognises: execve fails with
+        // ENOEXEC in the child, after the fork.
+        let program = std::env::temp_dir().join(format!("vigil-noexec-{}", std::process::id()));
+        std::fs::write(&program, [0u8, 1, 2, 3]).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let error = spawn(&Launch {
+            argv: vec![program.display().to_string()],
+            ..Launch::default()
+        })
+        .unwrap_err();
+        let _ = std::fs::remove_file(&program);
+        assert_eq!(
+            error.message,
+            format!("fork/exec {}: exec format error", program.display())
+        );
+        assert!(!error.not_found);
+        // The child exited 127 and nobody else waited for it: it is ours to
+        // reap, as an orphan.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = false;
+        while !seen && Instant::now() < deadline {
+            while let Some((pid, status)) = next_exited() {
+                reap(pid);
+                seen |= status == ExitStatus::Exited(127);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(seen, "no exit 127 was reaped");
+    }
+
+    #[test]
+    fn the_program_is_found_in_the_childs_path() {
+        let _serial = serial();
+        let dir = std::env::temp_dir().join(format!("vigil-path-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let program = dir.join("vigil-test-hello");
+        std::fs::write(&program, "#!/bin/sh\necho hello\n").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let spawned = spawn(&Launch {
+            argv: vec!["vigil-test-hello".into()],
+            environment: vec![("PATH".into(), format!("/nonexistent:{}", dir.display()))],
+            capture: true,
+            ..Launch::default()
+        })
+        .unwrap();
+        assert_eq!(wait(spawned.pid), ExitStatus::Exited(0));
+        assert_eq!(output(spawned.stdout), "hello\n");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
