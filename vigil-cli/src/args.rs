@@ -161,17 +161,26 @@ fn flag_kind(level: &CommandInfoWithArgs, name: &str) -> Option<FlagKind> {
 /// - the first argument that is not an option must name a command (or be
 ///   `help`), and each later one that names a subcommand enters it.
 ///
+/// - a bare `-` is a positional argument (`vigil add web -` reads stdin),
+///   but argh takes anything that starts with `-` for an option: when one is
+///   present, the positional arguments move after a `--`, in their order.
+///
 /// The walk mirrors argh's: the argument after an option that takes a value
 /// is that value and is copied untouched, even when it looks like an option,
 /// and everything after `--` is copied untouched.
 pub fn normalise(args: &[String], top: &CommandInfoWithArgs) -> Result<Vec<String>, UsageError> {
     let mut globals = Vec::new();
     let mut rest = Vec::new();
+    // Where positional arguments (not command names) sit in `rest`, and
+    // where a `--` given on the command line sits.
+    let mut positionals = Vec::new();
+    let mut end_of_options = None;
     // The innermost command named so far; `None` before the command name.
     let mut level: Option<&CommandInfoWithArgs> = None;
     let mut input: VecDeque<String> = args.iter().cloned().collect();
     while let Some(arg) = input.pop_front() {
         if arg == "--" {
+            end_of_options = Some(rest.len());
             rest.push(arg);
             rest.extend(input.drain(..));
             break;
@@ -183,7 +192,7 @@ pub fn normalise(args: &[String], top: &CommandInfoWithArgs) -> Result<Vec<Strin
                 None if level.is_none() && !HELP_TRIGGERS.contains(&arg.as_str()) => {
                     return Err(UsageError::UnknownCommand(arg));
                 }
-                None => {}
+                None => positionals.push(rest.len()),
             }
             rest.push(arg);
             continue;
@@ -222,8 +231,47 @@ pub fn normalise(args: &[String], top: &CommandInfoWithArgs) -> Result<Vec<Strin
             (Some(FlagKind::Switch) | None, None) => {}
         }
     }
+    // A greedy positional (`exec`'s command) takes `-` and the options
+    // around it as they are.
+    let greedy = level.is_some_and(|level| {
+        level
+            .positionals
+            .iter()
+            .any(|p| p.optionality == argh::Optionality::Greedy)
+    });
+    if !greedy && positionals.iter().any(|&at| rest[at] == "-") {
+        rest = positionals_last(rest, &positionals, end_of_options);
+    }
     globals.append(&mut rest);
     Ok(globals)
+}
+
+/// `rest` with the arguments at `positionals` moved after a `--`, followed
+/// by whatever came after the command line's own `--` (at `end_of_options`).
+fn positionals_last(
+    rest: Vec<String>,
+    positionals: &[usize],
+    end_of_options: Option<usize>,
+) -> Vec<String> {
+    let end = end_of_options.unwrap_or(rest.len());
+    let mut options = Vec::new();
+    let mut moved = Vec::new();
+    let mut tail = Vec::new();
+    for (at, arg) in rest.into_iter().enumerate() {
+        if at > end {
+            tail.push(arg);
+        } else if at == end {
+            // The command line's own `--`: the one added below replaces it.
+        } else if positionals.contains(&at) {
+            moved.push(arg);
+        } else {
+            options.push(arg);
+        }
+    }
+    options.push("--".to_owned());
+    options.extend(moved);
+    options.extend(tail);
+    options
 }
 
 /// Splits `-fn5` (or `-fn=5`) into `-f`, `-n`, `5` when every letter up to the first
@@ -363,6 +411,27 @@ mod tests {
             format: None,
             services: strings(services),
         }))
+    }
+
+    #[test]
+    fn a_bare_dash_is_a_positional() {
+        assert_eq!(
+            normalised(&["logs", "web", "-", "-f"]),
+            Ok(strings(&["logs", "-f", "--", "web", "-"]))
+        );
+        assert_eq!(
+            parse(&["logs", "-", "--socket", "/s", "x", "--", "-n"]),
+            Ok(Top {
+                socket: Some("/s".into()),
+                verbose: false,
+                command: logs(None, false, &["-", "x", "-n"]),
+            })
+        );
+        // A greedy positional keeps everything in place.
+        assert_eq!(
+            normalised(&["exec", "cat", "-", "-n"]),
+            Ok(strings(&["exec", "cat", "-", "-n"]))
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use vigil_proto::api::UtcOffset;
-use vigil_proto::plan::{self, Built};
+use vigil_proto::plan::{self, Built, Layer};
 
 use crate::api::{self, State};
 use crate::config::Config;
@@ -25,8 +25,8 @@ use crate::supervisor::{Options, Supervisor};
 /// ([`crate::exit`]).
 pub fn run(config: &Config) -> ExitCode {
     let logger = Logger::new(config.log_format, config.log_level);
-    let built = match load_plan(config) {
-        Ok(built) => built,
+    let (layers, built) = match load_plan(config) {
+        Ok(loaded) => loaded,
         Err(Failure { code, message }) => {
             eprintln!("error: {message}");
             return ExitCode::from(code);
@@ -69,6 +69,7 @@ pub fn run(config: &Config) -> ExitCode {
         supervisor: Supervisor::new(built.plan, options),
         logs: LogStore::new(config.log_buffer_size),
         layers_dir: config.layers_dir.clone(),
+        layers: api::LayerStack::new(layers),
         boot_id: api::boot_id(),
         start_time: SystemTime::now(),
         utc_offset,
@@ -134,11 +135,11 @@ struct Failure {
 
 /// Loads and checks the layers, and checks that every `--args` names a
 /// service of the plan.
-fn load_plan(config: &Config) -> Result<Built, Failure> {
+fn load_plan(config: &Config) -> Result<(Vec<Layer>, Built), Failure> {
     if config.create_dirs && !config.layers_dir.exists() {
         create_dir(&config.layers_dir)?;
     }
-    let (_, built) = plan::load(&config.layers_dir).map_err(|error| Failure {
+    let (layers, built) = plan::load(&config.layers_dir).map_err(|error| Failure {
         code: exit::CONFIG,
         message: error.render("cannot load plan", "  "),
     })?;
@@ -150,7 +151,7 @@ fn load_plan(config: &Config) -> Result<Built, Failure> {
             });
         }
     }
-    Ok(built)
+    Ok((layers, built))
 }
 
 /// Creates a directory and its parents with mode 0755.

@@ -12,6 +12,7 @@
 
 mod changes;
 mod logs;
+mod plan;
 mod services;
 mod system;
 
@@ -56,6 +57,12 @@ pub enum Command {
     Tasks(changes::Tasks),
     /// `logs`
     Logs(logs::Logs),
+    /// `plan`
+    Plan(plan::ShowPlan),
+    /// `add`
+    Add(plan::Add),
+    /// `signal`
+    Signal(plan::SendSignal),
     /// `system-info`
     SystemInfo(system::SystemInfo),
     /// `version`
@@ -77,6 +84,9 @@ impl Command {
             Self::Changes(command) => command.run(&context),
             Self::Tasks(command) => command.run(&context),
             Self::Logs(command) => command.run(&mut context),
+            Self::Plan(command) => command.run(&context),
+            Self::Add(command) => command.run(&context),
+            Self::Signal(command) => command.run(&context),
             Self::SystemInfo(command) => command.run(&context),
             Self::Version(command) => command.run(&context),
         };

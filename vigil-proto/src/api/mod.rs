@@ -20,6 +20,7 @@
 //! - [`system`]: `/v1/system-info` and `/v1/health` (§6.1, §6.2);
 //! - [`services`]: `/v1/services` and `/v1/signals` (§6.3, §6.5);
 //! - [`changes`]: changes and tasks (§6.4, §7);
+//! - [`plan`]: the `/v1/layers` body (§6.6, §6.7);
 //! - [`logs`]: log entries and the logs query values (§6.9).
 
 use std::fmt;
@@ -30,6 +31,7 @@ pub mod changes;
 pub mod envelope;
 pub mod ids;
 pub mod logs;
+pub mod plan;
 pub mod query;
 pub mod services;
 pub mod system;
@@ -42,6 +44,7 @@ pub use changes::{
 pub use envelope::{Body, ErrorKind, ErrorResult, Response, StatusCode};
 pub use ids::{ChangeId, ParseIdError, TaskId};
 pub use logs::{FollowEntry, FollowFormat, LogCount, LogEntry, LogStream};
+pub use plan::LayersRequest;
 pub use services::{
     ServiceAction, ServiceInfo, ServiceStartup, ServiceStatus, ServicesRequest, SignalsRequest,
 };

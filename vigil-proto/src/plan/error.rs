@@ -34,6 +34,12 @@ pub enum Place {
         /// Column, from 1.
         column: usize,
     },
+    /// A layer added through the API, as a whole: a call that a replan
+    /// replays and that no longer applies.
+    Layer {
+        /// The layer's label.
+        label: String,
+    },
     /// A file as a whole (cannot be read, duplicate label, …).
     Entry {
         /// The file or directory as it is displayed.
@@ -52,6 +58,7 @@ impl fmt::Display for Place {
                 line,
                 column,
             } => write!(f, "layer \"{label}\":{line}:{column}"),
+            Place::Layer { label } => write!(f, "layer \"{label}\""),
             Place::Entry { path } => f.write_str(path),
             Place::Plan => f.write_str("plan"),
         }

@@ -14,6 +14,7 @@ mod dir;
 mod error;
 mod model;
 mod output;
+mod stack;
 mod validate;
 mod yaml;
 
@@ -27,6 +28,7 @@ pub use model::{
     LogTarget, LogTargetType, LogsForward, Override, PushFormat, Service, Startup, StringMap,
     TcpProbe, Workload,
 };
+pub use stack::{AddError, Addition, add_layer};
 
 use crate::cmdline::ServiceCommand;
 
@@ -150,17 +152,38 @@ impl Plan {
     }
 }
 
-/// Loads a layers directory into a plan: [`load_dir`] then [`Plan::build`],
-/// with the problems of both in one error.
+/// Loads a layers directory into a plan: the files in order, then
+/// [`Plan::build`], with the problems of both in one error.
 pub fn load(dir: &Path) -> Result<(Vec<Layer>, Built), LoadError> {
-    let read = dir::read_layers(dir);
+    load_with(dir, &[])
+}
+
+/// Like [`load`], with `additions` (the `POST /v1/layers` calls that
+/// succeeded since boot) replayed in order on top of the files, as a replan
+/// does (spec layers.md §2.4, D2). A call that no longer applies is one more
+/// problem, reported with the others; on success the stack returned is the
+/// one the plan was built from.
+pub fn load_with(dir: &Path, additions: &[Addition]) -> Result<(Vec<Layer>, Built), LoadError> {
+    let mut read = dir::read_layers(dir);
     // Plan checks on a set that lost a whole file would mostly report the
     // consequences of that loss ("requires unknown service"), so they run
-    // only when every file was at least YAML.
+    // only when every file was at least YAML. Replays are skipped for the
+    // same reason.
     if !read.complete {
         return Err(LoadError {
             problems: read.problems,
         });
+    }
+    for addition in additions {
+        if let Err(error) = add_layer(&mut read.layers, addition) {
+            read.problems.push(Problem {
+                place: Place::Layer {
+                    label: addition.layer.label.clone(),
+                },
+                subject: String::new(),
+                message: format!("added through the API, cannot be added again: {error}"),
+            });
+        }
     }
     let built = validate::build(&read.layers, read.problems, &read.tainted)?;
     Ok((read.layers, built))

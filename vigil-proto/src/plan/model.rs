@@ -321,6 +321,22 @@ pub(crate) fn combine<T: Entry>(earlier: Option<&T>, later: &T) -> T {
     result
 }
 
+/// The entry that results from combining `later` into `earlier` *within one
+/// layer* (`POST /v1/layers` with `combine: true`, spec layers.md §2.4): the
+/// same field rules as [`combine`], but a `merge` keeps the earlier entry's
+/// own `override`, so that an overlay does not turn a `replace` entry into
+/// a `merge` one against the layers below. As in Pebble's `CombineLayers`.
+pub(crate) fn combine_within<T: Entry>(earlier: Option<&T>, later: &T) -> T {
+    match (earlier, later.override_given()) {
+        (Some(earlier), None | Some(Override::Merge)) => {
+            let mut merged = earlier.clone();
+            merged.merge_fields(later);
+            merged
+        }
+        _ => later.clone(),
+    }
+}
+
 /// Access to an entry's `override` field, for decoding and [`combine`].
 pub(crate) trait OverrideSlot {
     /// The `override` the layer gave, if any.

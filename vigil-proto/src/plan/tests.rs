@@ -905,3 +905,81 @@ fn every_yaml_block_in_the_docs_parses() {
     }
     assert!(blocks >= 5, "found only {blocks} yaml blocks");
 }
+
+// ----- layers added through the API, replayed on replan (D2) -----
+
+fn api_addition(label: &str, text: &str, combine: bool) -> Addition {
+    Addition {
+        layer: Layer::parse(text, label, label, Source::Api(label.into())).unwrap(),
+        combine,
+        inner: false,
+    }
+}
+
+#[test]
+fn replan_replays_api_layers_over_edited_files() {
+    let dir = TempDir::new();
+    dir.write("010-web.yaml", "services:\n  web: {command: v1}\n");
+    let additions = [
+        api_addition("extra", "services:\n  web: {kill-delay: 3s}\n", false),
+        api_addition("web", "services:\n  web: {environment: {A: '1'}}\n", true),
+    ];
+    // The file is edited, then the replan re-reads it and replays.
+    dir.write("010-web.yaml", "services:\n  web: {command: v2}\n");
+    let (layers, built) = load_with(&dir.0, &additions).unwrap();
+    assert_eq!(
+        layers.iter().map(|l| l.label.as_str()).collect::<Vec<_>>(),
+        ["web", "extra"]
+    );
+    let web = &built.plan.services()["web"];
+    assert_eq!(web.command.as_deref(), Some("v2"));
+    assert_eq!(web.kill_delay, Some(std::time::Duration::from_secs(3)));
+    assert_eq!(web.environment["A"], "1");
+}
+
+#[test]
+fn a_replay_that_no_longer_applies_is_one_more_problem() {
+    let dir = TempDir::new();
+    // `extra` was added through the API; now a file has that label, and
+    // another file has a problem of its own.
+    dir.write(
+        "010-web.yaml",
+        "services:\n  web: {command: web, kill_delay: 1s}\n",
+    );
+    dir.write("020-extra.yaml", "{}\n");
+    let additions = [api_addition(
+        "extra",
+        "services:\n  x: {command: x}\n",
+        false,
+    )];
+    let error = load_with(&dir.0, &additions).unwrap_err();
+    let lines: Vec<String> = error
+        .problems
+        .iter()
+        .map(|p| relative(&dir.0, &p.to_string()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            r#"layers/010-web.yaml:2:23: services.web.kill_delay: unknown key (did you mean "kill-delay"?)"#,
+            r#"layer "extra": added through the API, cannot be added again: layer "extra" already exists"#,
+        ]
+    );
+}
+
+#[test]
+fn api_layer_problems_are_located_in_its_text() {
+    let error = Layer::parse(
+        "services:\n  web:\n    command: x\n    kill-delay: 30\n",
+        "web",
+        "web",
+        Source::Api("web".into()),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.render(r#"cannot add layer "web""#, ""),
+        "cannot add layer \"web\": 1 problem\n\
+         layer \"web\":4:17: services.web.kill-delay: invalid duration 30: \
+         a number needs a unit, such as \"30s\" or \"500ms\""
+    );
+}

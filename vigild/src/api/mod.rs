@@ -16,7 +16,6 @@ use vigil_proto::api::{
     StatusCode, SystemInfo, Timestamp, UtcOffset,
 };
 use vigil_proto::duration;
-use vigil_proto::plan;
 
 use crate::http::{Peer, Request, Response};
 use access::Class;
@@ -24,6 +23,11 @@ use access::Class;
 pub mod access;
 use crate::logs::{LogStore, ServiceFilter};
 use crate::supervisor::{Now, Supervisor};
+
+mod plan;
+mod signals;
+
+pub use self::plan::LayerStack;
 
 /// What the daemon knows that handlers read and act on.
 #[derive(Debug)]
@@ -34,6 +38,8 @@ pub struct State {
     pub logs: LogStore,
     /// The layers directory, re-read by a replan.
     pub layers_dir: PathBuf,
+    /// The layers in force and the API calls that added to them.
+    pub layers: LayerStack,
     /// The kernel's boot id (or a random one), read once.
     pub boot_id: String,
     /// When this vigild started.
@@ -94,6 +100,9 @@ enum Route<'a> {
     Change(&'a str),
     Wait(&'a str),
     Logs,
+    Signals,
+    Plan,
+    Layers,
 }
 
 impl<'a> Route<'a> {
@@ -110,6 +119,9 @@ impl<'a> Route<'a> {
             ["", "v1", "changes", id] if !id.is_empty() => Route::Change(id),
             ["", "v1", "changes", id, "wait"] if !id.is_empty() => Route::Wait(id),
             ["", "v1", "logs"] => Route::Logs,
+            ["", "v1", "signals"] => Route::Signals,
+            ["", "v1", "plan"] => Route::Plan,
+            ["", "v1", "layers"] => Route::Layers,
             _ => return None,
         })
     }
@@ -120,7 +132,9 @@ impl<'a> Route<'a> {
         match self {
             Route::SystemInfo => Class::Open,
             Route::Services | Route::Service | Route::Change(_) if post => Class::Write,
-            Route::Replan => Class::Write,
+            // D22: reading the plan needs write, since it prints secrets
+            // as written; so do adding layers and sending signals.
+            Route::Replan | Route::Plan | Route::Layers | Route::Signals => Class::Write,
             Route::Services
             | Route::Service
             | Route::Changes
@@ -133,9 +147,11 @@ impl<'a> Route<'a> {
     /// The methods the route serves; any other gets 405.
     fn methods(self) -> &'static [&'static str] {
         match self {
-            Route::SystemInfo | Route::Changes | Route::Wait(_) | Route::Logs => &["GET"],
+            Route::SystemInfo | Route::Changes | Route::Wait(_) | Route::Logs | Route::Plan => {
+                &["GET"]
+            }
             Route::Services | Route::Service | Route::Change(_) => &["GET", "POST"],
-            Route::Replan => &["POST"],
+            Route::Replan | Route::Signals | Route::Layers => &["POST"],
         }
     }
 }
@@ -163,12 +179,15 @@ pub fn handle(state: &mut State, request: &Request, peer: &Peer, now: Now) -> Re
         (Route::Services, true) => post_services(state, request, now),
         // As in Pebble.
         (Route::Service, _) => bad_request("not implemented"),
-        (Route::Replan, _) => replan(state, now),
+        (Route::Replan, _) => plan::replan(state, now),
         (Route::Changes, _) => changes(state, request),
         (Route::Change(id), false) => change(state, id),
         (Route::Change(id), true) => abort(state, id, request, now),
         (Route::Wait(id), _) => wait(state, id, request, now),
         (Route::Logs, _) => logs(request),
+        (Route::Signals, _) => signals::signals(state, request),
+        (Route::Plan, _) => plan::plan(state, request),
+        (Route::Layers, _) => plan::add_layer(state, request, now),
     }
 }
 
@@ -211,25 +230,9 @@ fn post_services(state: &mut State, request: &Request, now: Now) -> Reply {
         ServiceAction::Stop => supervisor.stop(&names, now),
         ServiceAction::Restart => supervisor.restart(&names, now),
         ServiceAction::Autostart => supervisor.autostart(now),
-        ServiceAction::Replan => return replan(state, now),
+        ServiceAction::Replan => return plan::replan(state, now),
     };
     match result {
-        Ok(id) => Reply::Now(Response::json(&api::Response::<()>::async_change(id))),
-        Err(refusal) => action_error(&refusal),
-    }
-}
-
-/// Re-reads the layers directory and hands the new plan to the supervisor;
-/// on any problem nothing changes (layers.md §2.4).
-fn replan(state: &mut State, now: Now) -> Reply {
-    if let Some(refused) = refuse_during_shutdown(state) {
-        return refused;
-    }
-    let built = match plan::load(&state.layers_dir) {
-        Ok((_, built)) => built,
-        Err(problems) => return bad_request(problems.render("cannot replan services", "")),
-    };
-    match state.supervisor.replan(built.plan, now) {
         Ok(id) => Reply::Now(Response::json(&api::Response::<()>::async_change(id))),
         Err(refusal) => action_error(&refusal),
     }

@@ -115,6 +115,7 @@ pub struct ServiceMetrics {
 /// - **Commands** from API handlers and boot: [`start`](Self::start),
 ///   [`stop`](Self::stop), [`restart`](Self::restart),
 ///   [`autostart`](Self::autostart), [`replan`](Self::replan),
+///   [`update_plan`](Self::update_plan),
 ///   [`abort`](Self::abort), [`send_signal`](Self::send_signal),
 ///   [`boot`](Self::boot), [`shutdown`](Self::shutdown),
 ///   [`kill_all`](Self::kill_all). They validate, create the change and

@@ -181,6 +181,38 @@ impl Supervisor {
         Ok(change)
     }
 
+    /// Replaces the plan with `plan` without touching any process (spec
+    /// layers.md §2.4: a layer added through the API changes the plan at
+    /// once, and changed config takes effect at the next start, restart or
+    /// replan). New services appear stopped; a service without a process
+    /// takes its new config now, one with a process keeps the config it was
+    /// started with. A service no longer in the plan is forgotten once it
+    /// has no process (an added layer cannot remove one, but the rule keeps
+    /// the method total).
+    pub fn update_plan(&mut self, plan: Plan, now: Now) {
+        self.plan = plan;
+        for (name, record) in &mut self.services {
+            match ServiceConfig::resolve(&self.plan, name, &self.options.args) {
+                None => record.removed = true,
+                Some(config) => {
+                    record.removed = false;
+                    if !record.state.is_live() || record.active.same_as(&config) {
+                        record.active = config;
+                    }
+                }
+            }
+        }
+        for name in self.plan.services().keys() {
+            if !self.services.contains_key(name)
+                && let Some(config) = ServiceConfig::resolve(&self.plan, name, &self.options.args)
+            {
+                self.services
+                    .insert(name.clone(), ServiceRecord::new(name, config));
+            }
+        }
+        self.settle(now);
+    }
+
     /// Stop tasks with no order among them, for a stop set whose relations
     /// loop (possible only between an old and a new plan).
     fn add_unordered_stops(

@@ -173,3 +173,55 @@ fn replan_picks_up_a_workload_change() {
     let id = h.send(|s, now| s.replan(plan(after), now)).unwrap();
     assert_eq!(h.change(id).summary, "Replan service \"web\"");
 }
+
+#[test]
+fn an_updated_plan_touches_no_process_and_applies_at_the_next_start() {
+    let before =
+        "services:\n  web: {command: web --v1, startup: enabled}\n  idle: {command: idle}\n";
+    let after = "services:\n  web: {command: web --v2, startup: enabled}\n  \
+                 idle: {command: idle --new}\n  fresh: {command: fresh, startup: enabled}\n";
+    let mut h = Harness::new(before);
+    h.send(|s, now| s.boot(now, false));
+    h.advance(secs(1));
+    let web = h.pid("web");
+    h.take();
+
+    h.send(|s, now| s.update_plan(plan(after), now));
+    let effects = h.take();
+    assert!(spawns(&effects).is_empty(), "{effects:?}");
+    assert!(signals(&effects).is_empty(), "{effects:?}");
+    assert_eq!(h.pid("web"), web);
+    // The new service is known, stopped; nothing else changed state.
+    assert_eq!(h.status("fresh"), ServiceStatus::Inactive);
+    assert_eq!(h.state("idle"), State::Initial);
+    assert_eq!(h.sup.plan(), &plan(after));
+
+    // A crash restarts web with the config it was started with ...
+    h.exit("web", ExitStatus::Exited(1));
+    h.advance(secs(1));
+    let argv = |effects: &[Effect], service: &str| {
+        effects.iter().find_map(|e| match e {
+            Effect::Spawn(r) if r.service == service => Some(r.argv.join(" ")),
+            _ => None,
+        })
+    };
+    assert_eq!(argv(&h.take(), "web").as_deref(), Some("web --v1"));
+    // ... an explicit restart takes the new one, and so does a first start.
+    h.restart(&["web"]);
+    h.exit("web", ExitStatus::Signaled(15));
+    assert_eq!(argv(&h.take(), "web").as_deref(), Some("web --v2"));
+    h.start(&["idle"]);
+    assert_eq!(argv(&h.take(), "idle").as_deref(), Some("idle --new"));
+}
+
+#[test]
+fn a_replan_after_an_updated_plan_restarts_what_it_changed() {
+    let mut h = Harness::new("services:\n  web: {command: web --v1, startup: enabled}\n");
+    h.send(|s, now| s.boot(now, false));
+    h.advance(secs(1));
+    h.take();
+    let after = plan("services:\n  web: {command: web --v2, startup: enabled}\n");
+    h.send(|s, now| s.update_plan(after.clone(), now));
+    let id = h.send(|s, now| s.replan(after, now)).unwrap();
+    assert_eq!(h.change(id).summary, "Replan service \"web\"");
+}
