@@ -9,7 +9,8 @@
 # is a debug build, which is faster to build.
 #
 # Each test gets the macros ${vigild} and ${vigil} (absolute paths of the
-# binaries) and ${root} (the repository root, to reach examples/). Tests run
+# binaries), ${root} (the repository root, to reach examples/) and ${python}
+# (a venv's python with Canonical's `ops` library, installed here). Tests run
 # two at a time, each with a 60 s timeout, and all of them run even when one
 # fails. The exit status is non-zero when any test fails.
 #
@@ -90,6 +91,16 @@ if ! command -v varnishtest >/dev/null 2>&1; then
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y varnish
 fi
 
+# The compatibility target's Python client, for the tests that drive vigild
+# the way charms do. Pinned to the version the spec was written against.
+ops_version=3.9.0
+venv="$target_dir/vtest-venv"
+if ! "$venv/bin/python" -c "import ops; assert ops.__version__ == '$ops_version'" 2>/dev/null; then
+    echo "--- installing ops $ops_version into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "ops==$ops_version"
+fi
+
 echo "--- running ${#tests[@]} test(s) with $(command -v varnishtest)"
 echo "    vigild: $vigild"
 echo "    vigil:  $vigil"
@@ -97,7 +108,7 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
 varnishtest -k -j 2 -t 60 \
-    -D vigild="$vigild" -D vigil="$vigil" -D root="$root" \
+    -D vigild="$vigild" -D vigil="$vigil" -D root="$root" -D python="$venv/bin/python" \
     "${tests[@]}" 2>&1 | tee "$log" || status=$?
 
 passed=$(grep -c '^#  *top  *TEST .* passed' "$log" || true)
