@@ -7,6 +7,8 @@
 //! completes later. Handlers never touch a file descriptor, except the
 //! replan, which re-reads the layers directory.
 
+mod follow;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -19,7 +21,7 @@ use vigil_proto::duration;
 use vigil_proto::plan;
 
 use crate::http::{Request, Response};
-use crate::logs::{LogStore, ServiceFilter};
+use crate::logs::{LogStore, ServiceFilter, StreamFormat};
 use crate::supervisor::{Now, Supervisor};
 
 /// What the daemon knows that handlers read and act on.
@@ -54,8 +56,8 @@ pub enum Reply {
         /// The timeout as asked, for the 504 message.
         timeout: Duration,
     },
-    /// `GET /v1/logs`: ndjson entries from the backlog, then (with
-    /// `follow`) live ones.
+    /// `GET /v1/logs` and `/v1/logs/follow`: entries from the backlog,
+    /// then (with `follow`) live ones.
     Logs {
         /// Which services.
         filter: ServiceFilter,
@@ -63,6 +65,8 @@ pub enum Reply {
         count: LogCount,
         /// Whether to stay open for new entries.
         follow: bool,
+        /// How the entries are framed.
+        format: StreamFormat,
     },
 }
 
@@ -89,6 +93,7 @@ enum Route<'a> {
     Change(&'a str),
     Wait(&'a str),
     Logs,
+    LogsFollow,
 }
 
 impl<'a> Route<'a> {
@@ -105,6 +110,7 @@ impl<'a> Route<'a> {
             ["", "v1", "changes", id] if !id.is_empty() => Route::Change(id),
             ["", "v1", "changes", id, "wait"] if !id.is_empty() => Route::Wait(id),
             ["", "v1", "logs"] => Route::Logs,
+            ["", "v1", "logs", "follow"] => Route::LogsFollow,
             _ => return None,
         })
     }
@@ -112,7 +118,11 @@ impl<'a> Route<'a> {
     /// The methods the route serves; any other gets 405.
     fn methods(self) -> &'static [&'static str] {
         match self {
-            Route::SystemInfo | Route::Changes | Route::Wait(_) | Route::Logs => &["GET"],
+            Route::SystemInfo
+            | Route::Changes
+            | Route::Wait(_)
+            | Route::Logs
+            | Route::LogsFollow => &["GET"],
             Route::Services | Route::Service | Route::Change(_) => &["GET", "POST"],
             Route::Replan => &["POST"],
         }
@@ -143,6 +153,7 @@ pub fn handle(state: &mut State, request: &Request, now: Now) -> Reply {
         (Route::Change(id), true) => abort(state, id, request, now),
         (Route::Wait(id), _) => wait(state, id, request, now),
         (Route::Logs, _) => logs(request),
+        (Route::LogsFollow, _) => follow::follow(request),
     }
 }
 
@@ -328,6 +339,7 @@ fn logs(request: &Request) -> Reply {
         filter: ServiceFilter::from_names(request.query_list("services")),
         count,
         follow,
+        format: StreamFormat::Pebble,
     }
 }
 

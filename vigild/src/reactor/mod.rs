@@ -101,6 +101,8 @@ pub struct Reactor {
     unfinished: Vec<Token>,
     /// Some log lines were stored this turn: feed the followers.
     new_output: bool,
+    /// Log entries framed for the streams, shared between them.
+    frames: connections::FrameCache,
 }
 
 impl std::fmt::Debug for Reactor {
@@ -133,6 +135,7 @@ impl Reactor {
             exit: None,
             unfinished: Vec::new(),
             new_output: false,
+            frames: connections::FrameCache::default(),
         };
         let registry = reactor.poll.registry();
         registry.register(
