@@ -8,6 +8,7 @@
 //! replan, which re-reads the layers directory.
 
 mod follow;
+pub mod metrics;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -94,6 +95,7 @@ enum Route<'a> {
     Wait(&'a str),
     Logs,
     LogsFollow,
+    Metrics,
 }
 
 impl<'a> Route<'a> {
@@ -111,6 +113,7 @@ impl<'a> Route<'a> {
             ["", "v1", "changes", id, "wait"] if !id.is_empty() => Route::Wait(id),
             ["", "v1", "logs"] => Route::Logs,
             ["", "v1", "logs", "follow"] => Route::LogsFollow,
+            ["", "v1", "metrics"] => Route::Metrics,
             _ => return None,
         })
     }
@@ -122,7 +125,8 @@ impl<'a> Route<'a> {
             | Route::Changes
             | Route::Wait(_)
             | Route::Logs
-            | Route::LogsFollow => &["GET"],
+            | Route::LogsFollow
+            | Route::Metrics => &["GET"],
             Route::Services | Route::Service | Route::Change(_) => &["GET", "POST"],
             Route::Replan => &["POST"],
         }
@@ -154,6 +158,7 @@ pub fn handle(state: &mut State, request: &Request, now: Now) -> Reply {
         (Route::Wait(id), _) => wait(state, id, request, now),
         (Route::Logs, _) => logs(request),
         (Route::LogsFollow, _) => follow::follow(request),
+        (Route::Metrics, _) => metrics::metrics(state),
     }
 }
 
