@@ -11,6 +11,7 @@
 //! every command fails the same way.
 
 mod changes;
+mod daemon;
 mod logs;
 mod services;
 mod system;
@@ -60,6 +61,8 @@ pub enum Command {
     SystemInfo(system::SystemInfo),
     /// `version`
     Version(system::Version),
+    /// `vigild`
+    Vigild(daemon::Vigild),
 }
 
 impl Command {
@@ -79,6 +82,7 @@ impl Command {
             Self::Logs(command) => command.run(&mut context),
             Self::SystemInfo(command) => command.run(&context),
             Self::Version(command) => command.run(&context),
+            Self::Vigild(command) => command.run(&context),
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

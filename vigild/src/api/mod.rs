@@ -7,6 +7,7 @@
 //! completes later. Handlers never touch a file descriptor, except the
 //! replan, which re-reads the layers directory.
 
+pub mod daemon;
 mod follow;
 pub mod metrics;
 
@@ -40,6 +41,9 @@ pub struct State {
     pub start_time: SystemTime,
     /// The local zone's offset, for times in replies.
     pub utc_offset: UtcOffset,
+    /// A daemon restart was asked for: the shutdown under way ends in a
+    /// re-exec, and every reply carries `maintenance` ([`daemon`]).
+    pub restarting: bool,
 }
 
 /// The answer to a request.
@@ -96,6 +100,7 @@ enum Route<'a> {
     Logs,
     LogsFollow,
     Metrics,
+    Vigild,
 }
 
 impl<'a> Route<'a> {
@@ -114,6 +119,7 @@ impl<'a> Route<'a> {
             ["", "v1", "logs"] => Route::Logs,
             ["", "v1", "logs", "follow"] => Route::LogsFollow,
             ["", "v1", "metrics"] => Route::Metrics,
+            ["", "v1", "vigild"] => Route::Vigild,
             _ => return None,
         })
     }
@@ -128,7 +134,7 @@ impl<'a> Route<'a> {
             | Route::LogsFollow
             | Route::Metrics => &["GET"],
             Route::Services | Route::Service | Route::Change(_) => &["GET", "POST"],
-            Route::Replan => &["POST"],
+            Route::Replan | Route::Vigild => &["POST"],
         }
     }
 }
@@ -159,6 +165,7 @@ pub fn handle(state: &mut State, request: &Request, now: Now) -> Reply {
         (Route::Logs, _) => logs(request),
         (Route::LogsFollow, _) => follow::follow(request),
         (Route::Metrics, _) => metrics::metrics(state),
+        (Route::Vigild, _) => daemon::post(state, request, now),
     }
 }
 

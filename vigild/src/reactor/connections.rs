@@ -246,6 +246,7 @@ impl Reactor {
     fn answer(&mut self, connection: &mut ApiConnection, reply: Reply, now: Now) {
         match reply {
             Reply::Now(response) => {
+                let response = api::daemon::maintained(&self.state, response);
                 let _ = connection.http.respond(response, now.monotonic);
             }
             Reply::Wait {
@@ -407,9 +408,24 @@ impl Reactor {
             if let Some(Slot::Connection(connection)) = self.slots.get_mut(&token) {
                 connection.parked = None;
                 let response = api::wait_done(&self.state, change);
+                let response = api::daemon::maintained(&self.state, response);
                 let _ = connection.http.respond(response, now.monotonic);
             }
             self.drive_connection(token, now, false);
+        }
+    }
+
+    /// Writes what every connection has queued, as far as its socket takes
+    /// it without blocking: the last chance before the daemon exits.
+    pub(super) fn flush_connections(&mut self, now: Now) {
+        for slot in self.slots.values_mut() {
+            if let Slot::Connection(connection) = slot
+                && connection.http.wants_write()
+            {
+                connection
+                    .http
+                    .write_to(&mut connection.stream, now.monotonic);
+            }
         }
     }
 
@@ -433,9 +449,9 @@ impl Reactor {
                     && deadline <= now.monotonic
                 {
                     connection.parked = None;
-                    let _ = connection
-                        .http
-                        .respond(api::wait_timed_out(timeout), now.monotonic);
+                    let response =
+                        api::daemon::maintained(&self.state, api::wait_timed_out(timeout));
+                    let _ = connection.http.respond(response, now.monotonic);
                 }
                 Self::ping(connection, now);
                 connection.http.handle_timeout(now.monotonic);
