@@ -380,3 +380,23 @@ fn logs_errors_use_the_envelope() {
     );
     server.finish();
 }
+
+#[test]
+fn vigild_stop_and_restart_post_the_action_and_do_not_wait() {
+    let server = FakeServer::start(vec![Reply::sync(Value::Null), Reply::sync(Value::Null)]);
+    vigil(server.socket(), &["vigild", "stop"]).expect(0, "Daemon stop initiated.\n", "");
+    vigil(server.socket(), &["vigild", "restart"]).expect(0, "Daemon restart initiated.\n", "");
+    vigil(server.socket(), &["vigild", "status"]).expect(
+        2,
+        "",
+        "error: invalid value \"status\" for ACTION (expected stop or restart)\n",
+    );
+    let seen = server.finish();
+    assert_eq!(seen.len(), 2);
+    for (request, action) in seen.iter().zip(["stop", "restart"]) {
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.target, "/v1/vigild");
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(body, json!({ "action": action }));
+    }
+}

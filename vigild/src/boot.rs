@@ -16,14 +16,16 @@ use crate::config::Config;
 use crate::exit;
 use crate::log::Logger;
 use crate::logs::LogStore;
-use crate::reactor::Reactor;
 use crate::reactor::children;
 use crate::reactor::listener::ApiSocket;
+use crate::reactor::{Ending, Reactor};
+use crate::relaunch::{NotRelaunched, Relaunch};
 use crate::supervisor::{Options, Supervisor};
 
 /// Boots vigild with `config` and returns the code it exits with
-/// ([`crate::exit`]).
-pub fn run(config: &Config) -> ExitCode {
+/// ([`crate::exit`]), or executes it again with `relaunch` when a daemon
+/// restart was asked for (it then returns only if that failed).
+pub fn run(config: &Config, relaunch: &Relaunch) -> ExitCode {
     let logger = Logger::new(config.log_format, config.log_level);
     let (layers, built) = match load_plan(config) {
         Ok(loaded) => loaded,
@@ -75,6 +77,7 @@ pub fn run(config: &Config) -> ExitCode {
         utc_offset,
         // SAFETY: getuid has no preconditions and cannot fail.
         daemon_uid: unsafe { libc::getuid() },
+        restarting: false,
     };
     let mut reactor = match Reactor::new(socket, state, logger) {
         Ok(reactor) => reactor,
@@ -90,7 +93,22 @@ pub fn run(config: &Config) -> ExitCode {
         env!("CARGO_PKG_VERSION")
     ));
     reactor.info(&format!("Listening on {}", config.socket.display()));
-    ExitCode::from(reactor.run(config.hold))
+    match reactor.run(config.hold) {
+        Ending::Exit(code) => ExitCode::from(code),
+        // The reactor is gone: every descriptor it held is closed and the
+        // socket file removed, so the new image binds afresh.
+        Ending::Restart => match relaunch.exec() {
+            Err(NotRelaunched::StopSignal) => {
+                Logger::new(config.log_format, config.log_level)
+                    .info("Received a stop signal during the restart: exiting.");
+                ExitCode::SUCCESS
+            }
+            Err(NotRelaunched::Failed(message)) => {
+                eprintln!("error: {message}");
+                ExitCode::from(exit::OS_SETUP)
+            }
+        },
+    }
 }
 
 /// The local zone's offset from UTC now, for times shown in the API.

@@ -13,4 +13,5 @@ pub mod log;
 pub mod logs;
 pub mod pool;
 pub mod reactor;
+pub mod relaunch;
 pub mod supervisor;

@@ -6,9 +6,12 @@
 use std::process::ExitCode;
 
 use vigild::config::{self, Invocation, UsageError};
+use vigild::relaunch::Relaunch;
 use vigild::{boot, exit};
 
 fn main() -> ExitCode {
+    // What a daemon restart executes again, as the kernel gave it to us.
+    let relaunch = Relaunch::capture();
     // Before anything else, and above all before any thread exists: the
     // signalfd only sees blocked signals, and threads inherit the mask.
     if let Err(error) = vigild::reactor::signals::block() {
@@ -16,7 +19,7 @@ fn main() -> ExitCode {
         return ExitCode::from(exit::OS_SETUP);
     }
     match parse() {
-        Ok(Invocation::Run(config)) => boot::run(&config),
+        Ok(Invocation::Run(config)) => boot::run(&config, &relaunch),
         Ok(Invocation::Help(text)) => {
             print!("{text}");
             ExitCode::SUCCESS

@@ -11,6 +11,7 @@
 //! every command fails the same way.
 
 mod changes;
+mod daemon;
 mod logs;
 mod plan;
 mod services;
@@ -67,6 +68,8 @@ pub enum Command {
     SystemInfo(system::SystemInfo),
     /// `version`
     Version(system::Version),
+    /// `vigild`
+    Vigild(daemon::Vigild),
 }
 
 impl Command {
@@ -89,6 +92,7 @@ impl Command {
             Self::Signal(command) => command.run(&context),
             Self::SystemInfo(command) => command.run(&context),
             Self::Version(command) => command.run(&context),
+            Self::Vigild(command) => command.run(&context),
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

@@ -122,7 +122,7 @@ pub fn parse_follow(value: &str) -> Result<bool, Error> {
 }
 
 /// The `format` query parameter of `GET /v1/logs/follow`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum FollowFormat {
     /// `json`, the default: SSE events whose data is a [`FollowEntry`].
     #[default]

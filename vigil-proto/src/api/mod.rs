@@ -28,6 +28,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer};
 
 pub mod changes;
+pub mod daemon;
 pub mod envelope;
 pub mod ids;
 pub mod logs;
@@ -41,6 +42,7 @@ pub use changes::{
     Change, ChangeAction, ChangeActionRequest, ChangeSelect, ChangeStatus, Task, TaskLogLevel,
     TaskProgress,
 };
+pub use daemon::{DaemonAction, DaemonRequest};
 pub use envelope::{Body, ErrorKind, ErrorResult, Response, StatusCode};
 pub use ids::{ChangeId, ParseIdError, TaskId};
 pub use logs::{FollowEntry, FollowFormat, LogCount, LogEntry, LogStream};

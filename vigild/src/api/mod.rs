@@ -7,6 +7,10 @@
 //! completes later. Handlers never touch a file descriptor, except the
 //! replan, which re-reads the layers directory.
 
+pub mod daemon;
+mod follow;
+pub mod metrics;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,10 +22,10 @@ use vigil_proto::api::{
 use vigil_proto::duration;
 
 use crate::http::{Peer, Request, Response};
+use crate::logs::{LogStore, ServiceFilter, StreamFormat};
 use access::Class;
 
 pub mod access;
-use crate::logs::{LogStore, ServiceFilter};
 use crate::supervisor::{Now, Supervisor};
 
 mod plan;
@@ -48,6 +52,9 @@ pub struct State {
     pub utc_offset: UtcOffset,
     /// The uid vigild runs as: a local caller with it is admin.
     pub daemon_uid: u32,
+    /// A daemon restart was asked for: the shutdown under way ends in a
+    /// re-exec, and every reply carries `maintenance` ([`daemon`]).
+    pub restarting: bool,
 }
 
 /// The answer to a request.
@@ -65,8 +72,8 @@ pub enum Reply {
         /// The timeout as asked, for the 504 message.
         timeout: Duration,
     },
-    /// `GET /v1/logs`: ndjson entries from the backlog, then (with
-    /// `follow`) live ones.
+    /// `GET /v1/logs` and `/v1/logs/follow`: entries from the backlog,
+    /// then (with `follow`) live ones.
     Logs {
         /// Which services.
         filter: ServiceFilter,
@@ -74,6 +81,8 @@ pub enum Reply {
         count: LogCount,
         /// Whether to stay open for new entries.
         follow: bool,
+        /// How the entries are framed.
+        format: StreamFormat,
     },
 }
 
@@ -103,6 +112,9 @@ enum Route<'a> {
     Signals,
     Plan,
     Layers,
+    LogsFollow,
+    Metrics,
+    Vigild,
 }
 
 impl<'a> Route<'a> {
@@ -122,6 +134,9 @@ impl<'a> Route<'a> {
             ["", "v1", "signals"] => Route::Signals,
             ["", "v1", "plan"] => Route::Plan,
             ["", "v1", "layers"] => Route::Layers,
+            ["", "v1", "logs", "follow"] => Route::LogsFollow,
+            ["", "v1", "metrics"] => Route::Metrics,
+            ["", "v1", "vigild"] => Route::Vigild,
             _ => return None,
         })
     }
@@ -135,23 +150,30 @@ impl<'a> Route<'a> {
             // D22: reading the plan needs write, since it prints secrets
             // as written; so do adding layers and sending signals.
             Route::Replan | Route::Plan | Route::Layers | Route::Signals => Class::Write,
+            Route::Vigild => Class::Admin,
+            Route::Metrics => Class::Metrics,
             Route::Services
             | Route::Service
             | Route::Changes
             | Route::Change(_)
             | Route::Wait(_)
-            | Route::Logs => Class::Read,
+            | Route::Logs
+            | Route::LogsFollow => Class::Read,
         }
     }
 
     /// The methods the route serves; any other gets 405.
     fn methods(self) -> &'static [&'static str] {
         match self {
-            Route::SystemInfo | Route::Changes | Route::Wait(_) | Route::Logs | Route::Plan => {
-                &["GET"]
-            }
+            Route::SystemInfo
+            | Route::Changes
+            | Route::Wait(_)
+            | Route::Logs
+            | Route::LogsFollow
+            | Route::Plan
+            | Route::Metrics => &["GET"],
             Route::Services | Route::Service | Route::Change(_) => &["GET", "POST"],
-            Route::Replan | Route::Signals | Route::Layers => &["POST"],
+            Route::Replan | Route::Signals | Route::Layers | Route::Vigild => &["POST"],
         }
     }
 }
@@ -188,6 +210,9 @@ pub fn handle(state: &mut State, request: &Request, peer: &Peer, now: Now) -> Re
         (Route::Signals, _) => signals::signals(state, request),
         (Route::Plan, _) => plan::plan(state, request),
         (Route::Layers, _) => plan::add_layer(state, request, now),
+        (Route::LogsFollow, _) => follow::follow(request),
+        (Route::Metrics, _) => metrics::metrics(state),
+        (Route::Vigild, _) => daemon::post(state, request, now),
     }
 }
 
@@ -357,6 +382,7 @@ fn logs(request: &Request) -> Reply {
         filter: ServiceFilter::from_names(request.query_list("services")),
         count,
         follow,
+        format: StreamFormat::Pebble,
     }
 }
 

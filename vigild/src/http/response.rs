@@ -86,6 +86,13 @@ impl Response {
         self
     }
 
+    /// This reply with `body` instead of its own, all else kept.
+    #[must_use]
+    pub fn with_body(mut self, body: Vec<u8>) -> Self {
+        self.body = body;
+        self
+    }
+
     /// This reply with the connection closed after it, whatever the client
     /// asked for.
     #[must_use]

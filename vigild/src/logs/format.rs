@@ -10,7 +10,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use vigil_proto::api::time::Precision;
-use vigil_proto::api::{FollowEntry, LogEntry, Timestamp};
+use vigil_proto::api::{FollowEntry, FollowFormat, LogEntry, Timestamp};
 
 use super::store::Entry;
 
@@ -85,6 +85,65 @@ pub fn write_sse_comment(out: &mut Vec<u8>, comment: &str) {
 #[must_use]
 pub fn lagged_comment(missed: u64) -> String {
     format!("lagged: skipped {missed} entries")
+}
+
+/// How a log stream frames its entries (spec api.md §6.9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StreamFormat {
+    /// `GET /v1/logs`: Pebble's [`LogEntry`], one per line.
+    Pebble,
+    /// `GET /v1/logs/follow`: vigil's [`FollowEntry`] as SSE events or
+    /// ndjson, or `[service] message` SSE events.
+    Follow(FollowFormat),
+}
+
+impl StreamFormat {
+    /// The reply's `Content-Type`.
+    #[must_use]
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Pebble | Self::Follow(FollowFormat::Ndjson) => "application/x-ndjson",
+            Self::Follow(FollowFormat::Json | FollowFormat::Text) => "text/event-stream",
+        }
+    }
+
+    /// Whether the stream is Server-Sent Events: only those get `: ping`
+    /// keep-alives and `: lagged` reports; the other formats skip silently.
+    #[must_use]
+    pub fn is_sse(self) -> bool {
+        matches!(self, Self::Follow(FollowFormat::Json | FollowFormat::Text))
+    }
+
+    /// Appends `entry` in this format. `scratch` is a buffer the caller
+    /// reuses between entries, so that serialising allocates nothing in the
+    /// steady state.
+    pub fn write_entry(self, entry: &Entry<'_>, out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
+        scratch.clear();
+        match self {
+            Self::Pebble => {
+                if serde_json::to_writer(&mut *scratch, &entry.to_log_entry()).is_ok() {
+                    out.extend_from_slice(scratch);
+                    out.push(b'\n');
+                }
+            }
+            Self::Follow(FollowFormat::Ndjson) => {
+                if serde_json::to_writer(&mut *scratch, &entry.to_follow_entry()).is_ok() {
+                    out.extend_from_slice(scratch);
+                    out.push(b'\n');
+                }
+            }
+            Self::Follow(FollowFormat::Json) => {
+                // JSON escapes every CR and LF inside strings, so the entry
+                // is always a single `data:` field.
+                if serde_json::to_writer(&mut *scratch, &entry.to_follow_entry()).is_ok() {
+                    out.extend_from_slice(b"data: ");
+                    out.extend_from_slice(scratch);
+                    out.extend_from_slice(b"\n\n");
+                }
+            }
+            Self::Follow(FollowFormat::Text) => entry.write_sse_text(out),
+        }
+    }
 }
 
 /// The task-log text for a service that exited during its okay delay:
@@ -251,6 +310,47 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "data: {\"message\":\"x\"}\n\n: ping\n\n: lagged: skipped 120 entries\n\n"
         );
+    }
+
+    #[test]
+    fn stream_formats_frame_entries() {
+        let entry = web(at(123_456_789), "a\rb <i>");
+        let write = |format: StreamFormat| {
+            let (mut out, mut scratch) = (b"kept ".to_vec(), Vec::new());
+            format.write_entry(&entry, &mut out, &mut scratch);
+            String::from_utf8(out).unwrap()
+        };
+        let follow = r#"{"timestamp":"2025-03-01T10:15:30.123456789Z","service":"web","stream":"stderr","message":"a\rb <i>"}"#;
+        assert_eq!(
+            write(StreamFormat::Pebble),
+            "kept {\"time\":\"2025-03-01T10:15:30.123Z\",\"service\":\"web\",\"message\":\"a\\rb <i>\"}\n"
+        );
+        assert_eq!(
+            write(StreamFormat::Follow(FollowFormat::Ndjson)),
+            format!("kept {follow}\n")
+        );
+        assert_eq!(
+            write(StreamFormat::Follow(FollowFormat::Json)),
+            format!("kept data: {follow}\n\n")
+        );
+        assert_eq!(
+            write(StreamFormat::Follow(FollowFormat::Text)),
+            "kept data: [web] a\ndata: b <i>\n\n"
+        );
+        assert_eq!(StreamFormat::Pebble.content_type(), "application/x-ndjson");
+        assert_eq!(
+            StreamFormat::Follow(FollowFormat::Ndjson).content_type(),
+            "application/x-ndjson"
+        );
+        for format in [FollowFormat::Json, FollowFormat::Text] {
+            assert_eq!(
+                StreamFormat::Follow(format).content_type(),
+                "text/event-stream"
+            );
+            assert!(StreamFormat::Follow(format).is_sse());
+        }
+        assert!(!StreamFormat::Pebble.is_sse());
+        assert!(!StreamFormat::Follow(FollowFormat::Ndjson).is_sse());
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub mod lines;
 mod ring;
 pub mod store;
 
-pub use format::RECENT_OUTPUT_LINES;
+pub use format::{RECENT_OUTPUT_LINES, StreamFormat};
 pub use lines::{LineSplitter, MAX_LINE_BYTES, PARTIAL_LINE_TIMEOUT};
 pub use ring::{ENTRY_OVERHEAD, MIN_RING_BYTES};
 pub use store::{Batch, Cursor, Entry, LogStore, Seq, ServiceFilter};

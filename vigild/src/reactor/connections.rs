@@ -6,6 +6,7 @@
 //! read, take requests, write, read again while bytes are pending, then
 //! close or re-register with the interest the connection asks for.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use mio::net::UnixStream;
@@ -15,8 +16,75 @@ use vigil_proto::api::{ChangeId, StatusCode};
 use super::{MAX_CONNECTIONS, Reactor, Slot};
 use crate::api::{self, Reply};
 use crate::http::{self, Credentials, Peer};
-use crate::logs::{Cursor, Seq};
+use crate::logs::format::{lagged_comment, write_sse_comment};
+use crate::logs::{Cursor, Entry, Seq, StreamFormat};
 use crate::supervisor::Now;
+
+/// A quiet SSE stream gets a `: ping` comment after this long without
+/// output (api.md §6.9), so that proxies and clients do not take it for
+/// dead. It is the connection's own deadline on the reactor's one timer:
+/// no thread, no extra timer fd, and no wake-up when nobody follows.
+pub(super) const PING_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Room kept free in a stream's output for the `: lagged: skipped N
+/// entries` comment, which goes before the entries that follow the skip:
+/// the comment with the largest `u64` takes 48 bytes.
+const LAG_REPORT_ROOM: usize = 64;
+
+/// At most this many framed bytes are kept in a [`FrameCache`]; past it,
+/// the cache starts over. What one stream's buffer can take in one pass:
+/// followers that keep up are within that of each other.
+const FRAME_CACHE_LIMIT: usize = 1024 * 1024;
+
+/// Entries already framed, shared by every stream that sends them: fifty
+/// followers of one service serialise each entry once, not fifty times.
+///
+/// An entry never changes once stored and its [`Seq`] is never reused, so a
+/// frame stays valid for as long as it is kept; the cache is only bounded,
+/// by [`FRAME_CACHE_LIMIT`], and its memory is given back when no stream
+/// is left.
+#[derive(Debug, Default)]
+pub(super) struct FrameCache {
+    /// The frames, back to back.
+    bytes: Vec<u8>,
+    /// Where each frame is in `bytes`.
+    frames: HashMap<(StreamFormat, Seq), (usize, usize)>,
+    /// A buffer for serialising, reused.
+    scratch: Vec<u8>,
+}
+
+impl FrameCache {
+    /// Appends `entry` to `out` in `format`, framing it first if no stream
+    /// has sent it yet.
+    fn write(&mut self, format: StreamFormat, entry: &Entry<'_>, out: &mut Vec<u8>) {
+        let key = (format, entry.seq);
+        let (start, end) = match self.frames.get(&key) {
+            Some(&range) => range,
+            None => {
+                if self.bytes.len() > FRAME_CACHE_LIMIT {
+                    self.clear();
+                }
+                let start = self.bytes.len();
+                format.write_entry(entry, &mut self.bytes, &mut self.scratch);
+                let range = (start, self.bytes.len());
+                self.frames.insert(key, range);
+                range
+            }
+        };
+        out.extend_from_slice(&self.bytes[start..end]);
+    }
+
+    /// Forgets every frame, keeping the memory for the next ones.
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.frames.clear();
+    }
+
+    /// Forgets every frame and gives the memory back.
+    fn release(&mut self) {
+        *self = Self::default();
+    }
+}
 
 /// A reply that waits.
 #[derive(Debug)]
@@ -27,9 +95,24 @@ enum Parked {
         deadline: Option<Instant>,
         timeout: Duration,
     },
-    /// A stream of log entries; `until` ends a reply without follow at the
-    /// first entry written after the request.
-    Logs { cursor: Cursor, until: Option<Seq> },
+    /// A stream of log entries.
+    Logs(Box<LogFeed>),
+}
+
+/// Where a log stream is, and what it still owes its reader.
+#[derive(Debug)]
+struct LogFeed {
+    /// The next entries to send.
+    cursor: Cursor,
+    /// Ends a reply without follow at the first entry written after the
+    /// request.
+    until: Option<Seq>,
+    format: StreamFormat,
+    /// Entries the ring evicted before this reader got them, not reported
+    /// yet (SSE only: the other formats skip silently).
+    missed: u64,
+    /// When the next `: ping` is due (SSE only).
+    ping_at: Option<Instant>,
 }
 
 /// One accepted connection.
@@ -46,7 +129,8 @@ impl ApiConnection {
     pub(super) fn deadline(&self) -> Option<Instant> {
         let wait = match &self.parked {
             Some(Parked::Wait { deadline, .. }) => *deadline,
-            _ => None,
+            Some(Parked::Logs(feed)) => feed.ping_at,
+            None => None,
         };
         match (self.http.deadline(), wait) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -163,6 +247,7 @@ impl Reactor {
     fn answer(&mut self, connection: &mut ApiConnection, reply: Reply, now: Now) {
         match reply {
             Reply::Now(response) => {
+                let response = api::daemon::maintained(&self.state, response);
                 let _ = connection.http.respond(response, now.monotonic);
             }
             Reply::Wait {
@@ -180,10 +265,11 @@ impl Reactor {
                 filter,
                 count,
                 follow,
+                format,
             } => {
                 if connection
                     .http
-                    .start_stream(StatusCode::Ok, "application/x-ndjson", now.monotonic)
+                    .start_stream(StatusCode::Ok, format.content_type(), now.monotonic)
                     .is_err()
                 {
                     return;
@@ -192,55 +278,99 @@ impl Reactor {
                 // part's start are the same point: no gap, no repeat.
                 let until = (!follow).then(|| self.state.logs.next_seq());
                 let cursor = self.state.logs.cursor_at_tail(filter, count);
-                connection.parked = Some(Parked::Logs { cursor, until });
+                connection.parked = Some(Parked::Logs(Box::new(LogFeed {
+                    cursor,
+                    until,
+                    format,
+                    missed: 0,
+                    ping_at: format.is_sse().then(|| now.monotonic + PING_INTERVAL),
+                })));
             }
         }
     }
 
     /// Writes log entries to a parked log stream while they fit in its
-    /// output buffer; the rest stay in the ring until the client has read
-    /// enough, and the next pass (on WRITABLE, or on new output) continues
-    /// from there. Entries that a slow reader lets the ring evict are
-    /// skipped silently (api.md §6.9); the producers never wait for it.
+    /// output buffer, as one chunk; the rest stay in the ring until the
+    /// client has read enough, and the next pass (on WRITABLE, or on new
+    /// output) continues from there. Entries that a slow reader lets the
+    /// ring evict are skipped: an SSE reader is told how many with a
+    /// `: lagged` comment before the entries that follow the skip, the
+    /// other formats skip silently (api.md §6.9). The producers never wait
+    /// for a reader, and one pass writes at most the 1 MiB the buffer
+    /// holds.
     fn pump_logs(&mut self, connection: &mut ApiConnection, now: Now) {
-        let Some(Parked::Logs { cursor, until }) = &mut connection.parked else {
+        let Some(Parked::Logs(feed)) = &mut connection.parked else {
             return;
         };
-        let until = *until;
         let http = &mut connection.http;
-        let mut line = Vec::new();
+        let (format, until) = (feed.format, feed.until);
+        let reserve = if format.is_sse() { LAG_REPORT_ROOM } else { 0 };
+        let mut out = Vec::new();
+        let frames = &mut self.frames;
         let mut reached_end = false;
         let mut full = false;
-        self.state.logs.take_while(cursor, |entry| {
+        let missed = self.state.logs.take_while(&mut feed.cursor, |entry| {
             if until.is_some_and(|until| entry.seq >= until) {
                 reached_end = true;
                 return false;
             }
-            line.clear();
-            if serde_json::to_writer(&mut line, &entry.to_log_entry()).is_err() {
+            let before = out.len();
+            frames.write(format, &entry, &mut out);
+            if http.can_accept(reserve + out.len()) {
                 return true;
             }
-            line.push(b'\n');
-            if !http.can_accept(line.len()) {
-                // An entry too large for even an empty buffer would wait
-                // for ever: it is skipped instead. That cannot happen with
-                // lines of at most 16 KiB, even escaped. A stream that is
-                // gone takes nothing more.
-                if http.stream_backlog() > 0 || !http.can_accept(0) {
-                    full = true;
-                    return false;
-                }
+            out.truncate(before);
+            // An entry too large for even an empty buffer would wait for
+            // ever: it is skipped instead. That cannot happen with lines of
+            // at most 16 KiB, even escaped. A stream that is gone takes
+            // nothing more.
+            if out.is_empty() && http.stream_backlog() == 0 && http.can_accept(0) {
                 return true;
             }
-            let _ = http.send_chunk(&line, now.monotonic);
-            true
+            full = true;
+            false
         });
+        feed.missed += missed;
+        if feed.missed > 0 {
+            if !format.is_sse() {
+                feed.missed = 0;
+            } else {
+                let mut report = Vec::with_capacity(LAG_REPORT_ROOM + out.len());
+                write_sse_comment(&mut report, &lagged_comment(feed.missed));
+                if http.can_accept(report.len() + out.len()) {
+                    report.append(&mut out);
+                    out = report;
+                    feed.missed = 0;
+                }
+            }
+        }
+        if !out.is_empty() && http.send_chunk(&out, now.monotonic).is_ok() && format.is_sse() {
+            feed.ping_at = Some(now.monotonic + PING_INTERVAL);
+        }
         // Without follow, the reply ends with the backlog: at the first
         // entry written after the request, or when none is left.
         if until.is_some() && (reached_end || !full) {
             let _ = connection.http.end_stream(now.monotonic);
             connection.parked = None;
         }
+    }
+
+    /// Sends `: ping` to an SSE stream that has been quiet for
+    /// [`PING_INTERVAL`]. A reader whose buffer is full is not pinged (it
+    /// has bytes to read), and its next ping is due an interval later.
+    fn ping(connection: &mut ApiConnection, now: Now) {
+        let Some(Parked::Logs(feed)) = &mut connection.parked else {
+            return;
+        };
+        if feed.ping_at.is_none_or(|at| at > now.monotonic) {
+            return;
+        }
+        let mut ping = Vec::with_capacity(8);
+        write_sse_comment(&mut ping, "ping");
+        if connection.http.can_accept(ping.len()) {
+            let _ = connection.http.send_chunk(&ping, now.monotonic);
+        }
+        feed.ping_at = Some(now.monotonic + PING_INTERVAL);
     }
 
     /// New output was stored: feed every log stream.
@@ -252,10 +382,13 @@ impl Reactor {
             .slots
             .iter()
             .filter(|(_, slot)| {
-                matches!(slot, Slot::Connection(c) if matches!(c.parked, Some(Parked::Logs { .. })))
+                matches!(slot, Slot::Connection(c) if matches!(c.parked, Some(Parked::Logs(_))))
             })
             .map(|(token, _)| *token)
             .collect();
+        if tokens.is_empty() {
+            self.frames.release();
+        }
         for token in tokens {
             self.drive_connection(token, now, false);
         }
@@ -276,9 +409,24 @@ impl Reactor {
             if let Some(Slot::Connection(connection)) = self.slots.get_mut(&token) {
                 connection.parked = None;
                 let response = api::wait_done(&self.state, change);
+                let response = api::daemon::maintained(&self.state, response);
                 let _ = connection.http.respond(response, now.monotonic);
             }
             self.drive_connection(token, now, false);
+        }
+    }
+
+    /// Writes what every connection has queued, as far as its socket takes
+    /// it without blocking: the last chance before the daemon exits.
+    pub(super) fn flush_connections(&mut self, now: Now) {
+        for slot in self.slots.values_mut() {
+            if let Slot::Connection(connection) = slot
+                && connection.http.wants_write()
+            {
+                connection
+                    .http
+                    .write_to(&mut connection.stream, now.monotonic);
+            }
         }
     }
 
@@ -302,10 +450,11 @@ impl Reactor {
                     && deadline <= now.monotonic
                 {
                     connection.parked = None;
-                    let _ = connection
-                        .http
-                        .respond(api::wait_timed_out(timeout), now.monotonic);
+                    let response =
+                        api::daemon::maintained(&self.state, api::wait_timed_out(timeout));
+                    let _ = connection.http.respond(response, now.monotonic);
                 }
+                Self::ping(connection, now);
                 connection.http.handle_timeout(now.monotonic);
             }
             self.drive_connection(token, now, false);

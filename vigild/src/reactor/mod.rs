@@ -56,6 +56,16 @@ const FINAL_DRAIN: std::time::Duration = std::time::Duration::from_secs(1);
 /// ones wait in the kernel's backlog.
 pub const MAX_CONNECTIONS: usize = 256;
 
+/// How the daemon's loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Exit with this code (supervision.md §13).
+    Exit(u8),
+    /// `POST /v1/vigild {"action":"restart"}`: the shutdown is done, execute
+    /// vigild again (supervision.md §12).
+    Restart,
+}
+
 /// The one clock function: both clocks, read once per turn.
 fn clock() -> Now {
     Now {
@@ -101,6 +111,8 @@ pub struct Reactor {
     unfinished: Vec<Token>,
     /// Some log lines were stored this turn: feed the followers.
     new_output: bool,
+    /// Log entries framed for the streams, shared between them.
+    frames: connections::FrameCache,
 }
 
 impl std::fmt::Debug for Reactor {
@@ -133,6 +145,7 @@ impl Reactor {
             exit: None,
             unfinished: Vec::new(),
             new_output: false,
+            frames: connections::FrameCache::default(),
         };
         let registry = reactor.poll.registry();
         registry.register(
@@ -149,16 +162,23 @@ impl Reactor {
         Ok(reactor)
     }
 
-    /// Runs until the supervisor says to exit; returns the exit code.
-    pub fn run(mut self, hold: bool) -> u8 {
+    /// Runs until the supervisor says to exit; returns how the daemon
+    /// ends.
+    pub fn run(mut self, hold: bool) -> Ending {
         let mut events = Events::with_capacity(256);
         let mut now = clock();
         self.state.supervisor.boot(now, hold);
         loop {
             self.apply_effects(now);
             if let Some(code) = self.exit {
+                let ending = if self.state.restarting {
+                    self.info("Restarting: executing vigild again.");
+                    Ending::Restart
+                } else {
+                    Ending::Exit(code)
+                };
                 self.finish();
-                return code;
+                return ending;
             }
             self.feed_followers(now);
             self.arm_timer();
@@ -212,7 +232,15 @@ impl Reactor {
             match signal {
                 Signal::SIGCHLD => {} // the reaper runs after every turn
                 Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT => {
-                    if self.state.supervisor.is_shutting_down() {
+                    if self.state.restarting {
+                        // Asked to go away during a restart: the shutdown
+                        // under way ends in an exit instead. A second one
+                        // skips the grace as usual.
+                        self.state.restarting = false;
+                        self.info(&format!(
+                            "Received {signal}: exiting instead of restarting."
+                        ));
+                    } else if self.state.supervisor.is_shutting_down() {
                         self.info(&format!("Received {signal} again: killing every service."));
                         self.state.supervisor.kill_all(now);
                     } else {
@@ -530,6 +558,9 @@ impl Reactor {
                 self.close_pipe(token, now);
             }
         }
+        // The last replies (to the POST /v1/vigild that began this, above
+        // all) go out if the sockets take them now; nobody waits for them.
+        self.flush_connections(now);
         let _ = self.poll.registry().deregister(self.socket.listener());
         // Nothing is left to supervise: the readers of stdout and stderr
         // get a moment to take the last lines.

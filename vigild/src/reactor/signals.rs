@@ -58,6 +58,39 @@ pub fn block_ignored() {
     }
 }
 
+/// Undoes [`block`] before vigild executes itself again: takes the handled
+/// signals still pending, gives the ignored ones their default action back,
+/// and sets the thread's mask to `original`, the one vigild started with.
+/// Returns whether a pending signal asked vigild to stop (SIGTERM, SIGINT
+/// or SIGQUIT).
+pub fn release(original: &SigSet) -> nix::Result<bool> {
+    let handled = mask();
+    let mut stop = false;
+    loop {
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: the set and the timespec are valid for the call, and a
+        // null siginfo pointer is allowed.
+        let number = unsafe { libc::sigtimedwait(handled.as_ref(), std::ptr::null_mut(), &zero) };
+        if number < 0 {
+            match nix::errno::Errno::last() {
+                nix::errno::Errno::EINTR => continue,
+                nix::errno::Errno::EAGAIN => break,
+                error => return Err(error),
+            }
+        }
+        stop |= [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT].contains(&number);
+    }
+    for signal in IGNORED {
+        // SAFETY: SIG_DFL installs no handler code.
+        unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl)? };
+    }
+    original.thread_set_mask()?;
+    Ok(stop)
+}
+
 /// The signalfd, non-blocking and close-on-exec.
 #[derive(Debug)]
 pub struct Signals {

@@ -249,11 +249,14 @@ impl Supervisor {
             .collect()
     }
 
-    /// Figures for `GET /v1/metrics`, sorted by name.
+    /// Figures for `GET /v1/metrics`, sorted by name: every service of the
+    /// plan, started or not. A removed service is left out at once, even
+    /// while its process is still stopping (api.md §6.17).
     #[must_use]
     pub fn metrics(&self) -> Vec<ServiceMetrics> {
         self.services
             .values()
+            .filter(|s| !s.removed)
             .map(|s| ServiceMetrics {
                 name: s.name.clone(),
                 active: s.state.is_active(),

@@ -62,8 +62,11 @@ fn replan_converges_to_the_new_plan() {
             sig("old", Signal::TERM, true)
         ]
     );
-    // The removed service is listed until it has stopped.
+    // The removed service is listed until it has stopped, but its metrics
+    // are gone at once; a new service has its figures before it starts.
     assert!(h.sup.services(&[]).iter().any(|s| s.name == "old"));
+    let metrics: Vec<_> = h.sup.metrics().into_iter().map(|m| m.name).collect();
+    assert_eq!(metrics, ["api", "cron", "fresh", "idle", "web"]);
 
     h.exit("api", ExitStatus::Signaled(15));
     h.exit("old", ExitStatus::Signaled(15));
