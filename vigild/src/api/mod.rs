@@ -10,6 +10,7 @@
 pub mod daemon;
 mod follow;
 pub mod metrics;
+mod openapi;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -115,11 +116,16 @@ enum Route<'a> {
     LogsFollow,
     Metrics,
     Vigild,
+    OpenApi,
+    Docs,
 }
 
 impl<'a> Route<'a> {
     /// The route of a percent-decoded path, matched exactly (a trailing `/`
     /// does not match).
+    ///
+    /// A test in [`openapi`] reads these arms, one per line, as the list of
+    /// paths served: each must be in `vigild/openapi.json`.
     fn of(path: &'a str) -> Option<Route<'a>> {
         let segments: Vec<&str> = path.split('/').collect();
         Some(match segments.as_slice() {
@@ -137,6 +143,8 @@ impl<'a> Route<'a> {
             ["", "v1", "logs", "follow"] => Route::LogsFollow,
             ["", "v1", "metrics"] => Route::Metrics,
             ["", "v1", "vigild"] => Route::Vigild,
+            ["", "openapi.json"] => Route::OpenApi,
+            ["", "docs"] => Route::Docs,
             _ => return None,
         })
     }
@@ -145,7 +153,7 @@ impl<'a> Route<'a> {
     fn class(self, method: &str) -> Class {
         let post = method == "POST";
         match self {
-            Route::SystemInfo => Class::Open,
+            Route::SystemInfo | Route::OpenApi | Route::Docs => Class::Open,
             Route::Services | Route::Service | Route::Change(_) if post => Class::Write,
             // D22: reading the plan needs write, since it prints secrets
             // as written; so do adding layers and sending signals.
@@ -171,7 +179,9 @@ impl<'a> Route<'a> {
             | Route::Logs
             | Route::LogsFollow
             | Route::Plan
-            | Route::Metrics => &["GET"],
+            | Route::Metrics
+            | Route::OpenApi
+            | Route::Docs => &["GET"],
             Route::Services | Route::Service | Route::Change(_) => &["GET", "POST"],
             Route::Replan | Route::Signals | Route::Layers | Route::Vigild => &["POST"],
         }
@@ -213,6 +223,8 @@ pub fn handle(state: &mut State, request: &Request, peer: &Peer, now: Now) -> Re
         (Route::LogsFollow, _) => follow::follow(request),
         (Route::Metrics, _) => metrics::metrics(state),
         (Route::Vigild, _) => daemon::post(state, request, now),
+        (Route::OpenApi, _) => openapi::document(),
+        (Route::Docs, _) => openapi::docs(),
     }
 }
 
