@@ -15,7 +15,7 @@
 # fails. The exit status is non-zero when any test fails.
 #
 # varnishtest comes from Debian's `varnish` package, installed here when it
-# is missing (with sudo unless running as root).
+# is missing (with sudo unless running as root), as are curl and openssl.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -76,19 +76,25 @@ for binary in "$vigild" "$vigil"; do
     fi
 done
 
-if ! command -v varnishtest >/dev/null 2>&1; then
-    echo "--- installing varnishtest (Debian package varnish)"
+# Debian packages the tests need: varnishtest (package varnish), and curl
+# and openssl for the HTTPS tests.
+packages=()
+command -v varnishtest >/dev/null 2>&1 || packages+=(varnish)
+command -v curl >/dev/null 2>&1 || packages+=(curl)
+command -v openssl >/dev/null 2>&1 || packages+=(openssl)
+if [ ${#packages[@]} -gt 0 ]; then
+    echo "--- installing ${packages[*]} (Debian)"
     sudo=()
     if [ "$(id -u)" -ne 0 ]; then
         if ! command -v sudo >/dev/null 2>&1; then
-            echo "run.sh: varnishtest is missing and sudo is not available;" \
-                "install Debian's varnish package as root" >&2
+            echo "run.sh: ${packages[*]} missing and sudo is not available;" \
+                "install these Debian packages as root" >&2
             exit 1
         fi
         sudo=(sudo)
     fi
     "${sudo[@]}" apt-get update
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y varnish
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${packages[@]}"
 fi
 
 # The compatibility target's Python client, for the tests that drive vigild

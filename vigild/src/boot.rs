@@ -18,6 +18,8 @@ use crate::log::Logger;
 use crate::logs::LogStore;
 use crate::reactor::children;
 use crate::reactor::listener::ApiSocket;
+use crate::reactor::tcp::TcpApiListener;
+use crate::reactor::tls;
 use crate::reactor::{Ending, Reactor};
 use crate::relaunch::{NotRelaunched, Relaunch};
 use crate::supervisor::{Options, Supervisor};
@@ -56,6 +58,13 @@ pub fn run(config: &Config, relaunch: &Relaunch) -> ExitCode {
             return ExitCode::from(exit::OS_SETUP);
         }
     };
+    let listeners = match bind_listeners(config) {
+        Ok(listeners) => listeners,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(exit::OS_SETUP);
+        }
+    };
     let utc_offset = local_offset();
     let options = Options {
         args: config
@@ -78,6 +87,11 @@ pub fn run(config: &Config, relaunch: &Relaunch) -> ExitCode {
         // SAFETY: getuid has no preconditions and cannot fail.
         daemon_uid: unsafe { libc::getuid() },
         restarting: false,
+        http_address: listeners.http.as_ref().map(|l| l.address().to_owned()),
+        https_address: listeners
+            .https
+            .as_ref()
+            .map(|(l, _)| l.address().to_owned()),
     };
     let mut reactor = match Reactor::new(socket, state, logger) {
         Ok(reactor) => reactor,
@@ -93,6 +107,26 @@ pub fn run(config: &Config, relaunch: &Relaunch) -> ExitCode {
         env!("CARGO_PKG_VERSION")
     ));
     reactor.info(&format!("Listening on {}", config.socket.display()));
+    let Bound { http, https } = listeners;
+    if let Some(listener) = http {
+        let line = format!("Listening on {} (HTTP)", listener.address());
+        if let Err(error) = reactor.add_listener(listener) {
+            eprintln!("error: cannot set up the event loop: {error}");
+            return ExitCode::from(exit::OS_SETUP);
+        }
+        reactor.info(&line);
+    }
+    if let Some((listener, fingerprint)) = https {
+        let line = format!(
+            "Listening on {} (HTTPS, certificate SHA-256 {fingerprint})",
+            listener.address()
+        );
+        if let Err(error) = reactor.add_listener(listener) {
+            eprintln!("error: cannot set up the event loop: {error}");
+            return ExitCode::from(exit::OS_SETUP);
+        }
+        reactor.info(&line);
+    }
     match reactor.run(config.hold) {
         Ending::Exit(code) => ExitCode::from(code),
         // The reactor is gone: every descriptor it held is closed and the
@@ -109,6 +143,38 @@ pub fn run(config: &Config, relaunch: &Relaunch) -> ExitCode {
             }
         },
     }
+}
+
+/// The TCP listeners, bound, with the HTTPS certificate's fingerprint.
+struct Bound {
+    http: Option<TcpApiListener>,
+    https: Option<(TcpApiListener, String)>,
+}
+
+/// Binds `--http` and `--tls-addr` and sets up TLS. The error is the
+/// message for exit code 71: an address that cannot be bound, or a
+/// certificate, key or client CA bundle that cannot be used.
+fn bind_listeners(config: &Config) -> Result<Bound, String> {
+    let listeners = &config.listeners;
+    let http = match &listeners.http {
+        Some(address) => Some(TcpApiListener::bind(address)?),
+        None => None,
+    };
+    let https = match &listeners.https {
+        Some(address) => {
+            let listener = TcpApiListener::bind(address)?;
+            let source = match &listeners.cert_and_key {
+                Some((cert, key)) => tls::CertificateSource::Files { cert, key },
+                None => tls::CertificateSource::SelfSigned {
+                    host: listener.host(),
+                },
+            };
+            let server = tls::server(source, listeners.client_ca.as_deref())?;
+            Some((listener.with_tls(server.config), server.fingerprint))
+        }
+        None => None,
+    };
+    Ok(Bound { http, https })
 }
 
 /// The local zone's offset from UTC now, for times shown in the API.

@@ -108,6 +108,33 @@ const LOG_BUFFER_SIZE: Setting = Setting {
     env: "VIGIL_LOG_BUFFER_SIZE",
 };
 
+const HTTP: Setting = Setting {
+    flag: "--http",
+    env: "VIGIL_HTTP",
+};
+const TLS_ADDR: Setting = Setting {
+    flag: "--tls-addr",
+    env: "VIGIL_TLS_ADDR",
+};
+const CERT: Setting = Setting {
+    flag: "--cert",
+    env: "VIGIL_TLS_CERT",
+};
+/// The older name of `VIGIL_TLS_CERT`, read when that one is unset.
+const CERT_FALLBACK: &str = "VIGIL_CERT";
+const KEY: Setting = Setting {
+    flag: "--key",
+    env: "VIGIL_TLS_KEY",
+};
+/// The older name of `VIGIL_TLS_KEY`, read when that one is unset.
+const KEY_FALLBACK: &str = "VIGIL_KEY";
+const TLS_CLIENT_CA: Setting = Setting {
+    flag: "--tls-client-ca",
+    env: "VIGIL_TLS_CLIENT_CA",
+};
+/// The alias of `--tls-addr` (cli.md §1.1), rewritten by [`preprocess`].
+const HTTPS_ALIAS: &str = "--https";
+
 /// Every environment variable that vigild reads, so that `main` can refuse
 /// one that is not UTF-8 instead of silently ignoring it.
 pub const ENVIRONMENT: &[&str] = &[
@@ -120,6 +147,13 @@ pub const ENVIRONMENT: &[&str] = &[
     LOG_FORMAT.env,
     LOG_LEVEL.env,
     LOG_BUFFER_SIZE.env,
+    HTTP.env,
+    TLS_ADDR.env,
+    CERT.env,
+    CERT_FALLBACK,
+    KEY.env,
+    KEY_FALLBACK,
+    TLS_CLIENT_CA.env,
     PEBBLE,
     PEBBLE_SOCKET,
 ];
@@ -200,6 +234,26 @@ pub struct Config {
     /// Only load and validate the configuration, then exit
     /// (`--check-config`).
     pub check_config: bool,
+    /// The TCP listeners and their TLS settings.
+    pub listeners: Listeners,
+}
+
+/// The API's TCP listeners (api.md §2.2, §2.3), as given: addresses are
+/// checked for their form here and bound at boot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listeners {
+    /// Plain-HTTP address, `host:port`, `:port` or `[v6addr]:port`
+    /// (`--http`).
+    pub http: Option<String>,
+    /// HTTPS address (`--tls-addr`, alias `--https`).
+    pub https: Option<String>,
+    /// PEM certificate chain and PEM private key of the HTTPS server
+    /// (`--cert`, `--key`): both or neither; neither means a self-signed
+    /// certificate.
+    pub cert_and_key: Option<(PathBuf, PathBuf)>,
+    /// PEM bundle that presented client certificates must chain to
+    /// (`--tls-client-ca`).
+    pub client_ca: Option<PathBuf>,
 }
 
 /// One `--args SERVICE ARG… ;` group.
@@ -252,6 +306,14 @@ pub enum UsageError {
     ArgsWithoutService,
     /// `--args` was given twice for the same service.
     ArgsRepeated(String),
+    /// One flag of a pair that goes together (`--cert` and `--key`) was
+    /// given without the other.
+    Unpaired {
+        /// The flag or variable that was given.
+        given: Origin,
+        /// The flag that is missing.
+        missing: &'static str,
+    },
     /// A value that does not parse or is out of range.
     InvalidValue {
         /// The flag or variable that held the value.
@@ -296,6 +358,9 @@ impl fmt::Display for UsageError {
             Self::MissingValue(flag) => write!(f, "missing value for {flag}"),
             Self::UnexpectedValue(flag) => write!(f, "{flag} takes no value"),
             Self::Repeated(flag) => write!(f, "{flag} given more than once"),
+            Self::Unpaired { given, missing } => {
+                write!(f, "{given} needs {missing} too (give both or neither)")
+            }
             Self::ArgsWithoutService => {
                 write!(
                     f,
@@ -428,6 +493,31 @@ struct Flags {
     #[argh(option, arg_name = "SIZE")]
     log_buffer_size: Option<String>,
 
+    /// plain-HTTP listener, host:port, :port or [v6addr]:port; only open
+    /// endpoints without credentials [env VIGIL_HTTP]
+    #[argh(option, arg_name = "ADDR")]
+    http: Option<String>,
+
+    /// HTTPS listener (alias --https), host:port, :port or [v6addr]:port
+    /// [env VIGIL_TLS_ADDR]
+    #[argh(option, arg_name = "ADDR")]
+    tls_addr: Option<String>,
+
+    /// PEM certificate chain of the HTTPS server; without it, a self-signed
+    /// certificate is made at start [env VIGIL_TLS_CERT, else VIGIL_CERT]
+    #[argh(option, arg_name = "PATH")]
+    cert: Option<String>,
+
+    /// PEM private key of the HTTPS server: PKCS#8, PKCS#1 or SEC1 [env
+    /// VIGIL_TLS_KEY, else VIGIL_KEY]
+    #[argh(option, arg_name = "PATH")]
+    key: Option<String>,
+
+    /// PEM bundle that client certificates presented over HTTPS must chain
+    /// to [env VIGIL_TLS_CLIENT_CA]
+    #[argh(option, arg_name = "PATH")]
+    tls_client_ca: Option<String>,
+
     /// load and validate the configuration, print every problem (or
     /// "configuration is valid"), and exit with 0 or 78
     #[argh(switch)]
@@ -504,6 +594,10 @@ fn preprocess(args: &[String]) -> Result<Preprocessed, UsageError> {
             Some((name, value)) if name.starts_with("--") => (name, Some(value)),
             _ => (arg.as_str(), None),
         };
+        let name = match name {
+            HTTPS_ALIAS => TLS_ADDR.flag,
+            name => name,
+        };
         if name == ARGS_FLAG {
             let service = match inline_value {
                 Some(service) => service,
@@ -566,6 +660,20 @@ impl Environment<'_> {
         }
     }
 
+    /// Like [`pick`](Self::pick), with an older variable read when the
+    /// setting's own is unset.
+    fn pick_or(
+        &self,
+        flag: Option<String>,
+        setting: Setting,
+        fallback: &'static str,
+    ) -> Option<(String, Origin)> {
+        self.pick(flag, setting).or_else(|| {
+            self.value(fallback)
+                .map(|value| (value, Origin::Env(fallback)))
+        })
+    }
+
     /// A boolean setting: on when its switch is given, else as its variable
     /// says (an empty variable is off), else off.
     fn switch(&self, flag: bool, setting: Setting) -> Result<bool, UsageError> {
@@ -599,6 +707,11 @@ impl Config {
             log_format,
             log_level,
             log_buffer_size,
+            http,
+            tls_addr,
+            cert,
+            key,
+            tls_client_ca,
             check_config,
             version: _handled_by_caller,
         } = flags;
@@ -636,7 +749,43 @@ impl Config {
             Some((value, origin)) => parse_log_buffer_size(value, origin)?,
             None => DEFAULT_LOG_BUFFER_SIZE,
         };
+        let listeners = Listeners {
+            http: match env.pick(http, HTTP) {
+                Some((value, origin)) => Some(parse_address(value, origin)?),
+                None => None,
+            },
+            https: match env.pick(tls_addr, TLS_ADDR) {
+                Some((value, origin)) => Some(parse_address(value, origin)?),
+                None => None,
+            },
+            cert_and_key: match (
+                env.pick_or(cert, CERT, CERT_FALLBACK),
+                env.pick_or(key, KEY, KEY_FALLBACK),
+            ) {
+                (Some((cert, cert_origin)), Some((key, key_origin))) => {
+                    Some((parse_path(cert, cert_origin)?, parse_path(key, key_origin)?))
+                }
+                (Some((_, given)), None) => {
+                    return Err(UsageError::Unpaired {
+                        given,
+                        missing: KEY.flag,
+                    });
+                }
+                (None, Some((_, given))) => {
+                    return Err(UsageError::Unpaired {
+                        given,
+                        missing: CERT.flag,
+                    });
+                }
+                (None, None) => None,
+            },
+            client_ca: match env.pick(tls_client_ca, TLS_CLIENT_CA) {
+                Some((value, origin)) => Some(parse_path(value, origin)?),
+                None => None,
+            },
+        };
         Ok(Self {
+            listeners,
             layers_dir,
             socket,
             socket_mode,
@@ -664,6 +813,14 @@ fn parse_path(value: String, origin: Origin) -> Result<PathBuf, UsageError> {
     match value.is_empty() {
         true => Err(invalid(origin, value, "a path")),
         false => Ok(PathBuf::from(value)),
+    }
+}
+
+/// `host:port`, `:port` or `[v6addr]:port`.
+fn parse_address(value: String, origin: Origin) -> Result<String, UsageError> {
+    match crate::reactor::tcp::split_address(&value) {
+        Some(_) => Ok(value),
+        None => Err(invalid(origin, value, "host:port, :port or [v6addr]:port")),
     }
 }
 
@@ -808,7 +965,56 @@ mod tests {
                 log_level: LogLevel::Info,
                 log_buffer_size: 256 * 1024,
                 check_config: false,
+                listeners: Listeners::default(),
             }
+        );
+    }
+
+    #[test]
+    fn listeners() {
+        let config = config(&[
+            "--http",
+            ":4000",
+            "--https=[::1]:8443",
+            "--cert",
+            "/c.pem",
+            "--key=/k.pem",
+            "--tls-client-ca",
+            "/ca.pem",
+        ]);
+        assert_eq!(
+            config.listeners,
+            Listeners {
+                http: Some(":4000".into()),
+                https: Some("[::1]:8443".into()),
+                cert_and_key: Some(("/c.pem".into(), "/k.pem".into())),
+                client_ca: Some("/ca.pem".into()),
+            }
+        );
+        let from_env = config_with(
+            &[],
+            &[
+                ("VIGIL_TLS_ADDR", "localhost:8443"),
+                ("VIGIL_CERT", "/old.pem"),
+                ("VIGIL_TLS_KEY", "/k.pem"),
+            ],
+        );
+        assert_eq!(from_env.listeners.https.as_deref(), Some("localhost:8443"));
+        assert_eq!(
+            from_env.listeners.cert_and_key,
+            Some(("/old.pem".into(), "/k.pem".into()))
+        );
+        assert_eq!(
+            error(&["--cert", "/c.pem"]).to_string(),
+            "--cert needs --key too (give both or neither)"
+        );
+        assert_eq!(
+            error_with(&[], &[("VIGIL_KEY", "/k.pem")]).to_string(),
+            "VIGIL_KEY needs --cert too (give both or neither)"
+        );
+        assert_eq!(
+            error(&["--http", "::1:80"]).to_string(),
+            "invalid value \"::1:80\" for --http (expected host:port, :port or [v6addr]:port)"
         );
     }
 
@@ -1083,15 +1289,7 @@ mod tests {
 
     #[test]
     fn flags_of_later_issues_are_unknown() {
-        for flag in [
-            "--http",
-            "--tls-addr",
-            "--https",
-            "--cert",
-            "--key",
-            "--state-dir",
-            "--persist",
-        ] {
+        for flag in ["--state-dir", "--persist"] {
             assert_eq!(error(&[flag, "x"]), UsageError::UnknownFlag(flag.into()));
         }
     }
@@ -1353,7 +1551,17 @@ mod tests {
     #[test]
     fn every_listed_variable_is_read() {
         // Paths take any value; Pebble's variables are covered above.
-        let no_syntax = ["VIGIL_LAYERS", "VIGIL_SOCKET", "PEBBLE", "PEBBLE_SOCKET"];
+        let no_syntax = [
+            "VIGIL_LAYERS",
+            "VIGIL_SOCKET",
+            "VIGIL_TLS_CERT",
+            "VIGIL_CERT",
+            "VIGIL_TLS_KEY",
+            "VIGIL_KEY",
+            "VIGIL_TLS_CLIENT_CA",
+            "PEBBLE",
+            "PEBBLE_SOCKET",
+        ];
         for name in ENVIRONMENT.iter().filter(|name| !no_syntax.contains(name)) {
             assert!(
                 matches!(

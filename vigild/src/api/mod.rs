@@ -56,6 +56,10 @@ pub struct State {
     /// A daemon restart was asked for: the shutdown under way ends in a
     /// re-exec, and every reply carries `maintenance` ([`daemon`]).
     pub restarting: bool,
+    /// The plain-HTTP listener's address, for `system-info`.
+    pub http_address: Option<String>,
+    /// The HTTPS listener's address, for `system-info`.
+    pub https_address: Option<String>,
 }
 
 /// The answer to a request.
@@ -231,8 +235,8 @@ pub fn handle(state: &mut State, request: &Request, peer: &Peer, now: Now) -> Re
 fn system_info(state: &State) -> Reply {
     ok(SystemInfo {
         boot_id: state.boot_id.clone(),
-        http_address: None,
-        https_address: None,
+        http_address: state.http_address.clone(),
+        https_address: state.https_address.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         start_time: Timestamp::new(state.start_time, state.utc_offset),
     })

@@ -213,6 +213,12 @@ impl Connection {
         &self.peer
     }
 
+    /// The peer, to complete what is learnt after accept: an HTTPS
+    /// client's certificates once the handshake is done.
+    pub fn peer_mut(&mut self) -> &mut Peer {
+        &mut self.peer
+    }
+
     /// Whether the connection wants readable events: it has room in its
     /// read buffer and a use for the bytes.
     #[must_use]

@@ -42,13 +42,46 @@ pub use request::{Headers, Request, Version, percent_decode};
 pub use response::{JSON, Response};
 
 /// Who is at the other end of a connection, as the reactor learnt it at
-/// accept time. The HTTP layer only carries it; the API layer reads it to
-/// decide the caller's access (spec api.md §5).
+/// accept time (and, for HTTPS, from the TLS handshake). The HTTP layer only
+/// carries it; the API layer reads it to decide the caller's access (spec
+/// api.md §5).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Peer {
     /// The peer process's credentials (`SO_PEERCRED`), for a Unix socket
     /// connection; `None` for TCP.
     pub credentials: Option<Credentials>,
+    /// The listener the connection came through.
+    pub transport: Transport,
+    /// The client certificate chain presented in the TLS handshake, leaf
+    /// first, as DER; empty when none was presented or over another
+    /// transport. With `--tls-client-ca` it verified against that bundle;
+    /// without, only the handshake's proof of the key was checked, and
+    /// certificate identities decide what it is worth (api.md §2.3, §5).
+    pub certificates: Vec<Vec<u8>>,
+}
+
+/// Which listener a connection came through (api.md §2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// The Unix socket (§2.1).
+    #[default]
+    Unix,
+    /// The plain-HTTP listener, `--http` (§2.2).
+    Http,
+    /// The HTTPS listener, `--tls-addr` (§2.3).
+    Https,
+}
+
+impl Transport {
+    /// The name used in vigild's log: `unix`, `http` or `https`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unix => "unix",
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
 }
 
 impl Peer {
@@ -57,13 +90,26 @@ impl Peer {
     pub fn local(credentials: Credentials) -> Self {
         Self {
             credentials: Some(credentials),
+            transport: Transport::Unix,
+            certificates: Vec::new(),
         }
     }
 
-    /// A peer without credentials: a TCP (or TLS) client.
+    /// A peer without credentials on the plain-HTTP listener.
     #[must_use]
     pub fn remote() -> Self {
-        Self { credentials: None }
+        Self::tcp(Transport::Http)
+    }
+
+    /// A peer without credentials on a TCP listener (`Http` or `Https`);
+    /// its client certificates, if any, are added after the handshake.
+    #[must_use]
+    pub fn tcp(transport: Transport) -> Self {
+        Self {
+            credentials: None,
+            transport,
+            certificates: Vec::new(),
+        }
     }
 
     /// The peer's user id, if known.

@@ -9,13 +9,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use mio::net::UnixStream;
 use mio::{Interest, Token};
 use vigil_proto::api::{ChangeId, StatusCode};
 
-use super::{MAX_CONNECTIONS, Reactor, Slot};
+use super::tcp::ApiStream;
+use super::{MAX_CONNECTIONS, Reactor, Slot, listener_index};
 use crate::api::{self, Reply};
-use crate::http::{self, Credentials, Peer};
+use crate::http::{self, Credentials, Peer, Transport};
 use crate::logs::format::{lagged_comment, write_sse_comment};
 use crate::logs::{Cursor, Entry, Seq, StreamFormat};
 use crate::supervisor::Now;
@@ -118,7 +118,9 @@ struct LogFeed {
 /// One accepted connection.
 #[derive(Debug)]
 pub(super) struct ApiConnection {
-    stream: UnixStream,
+    stream: ApiStream,
+    /// The listener it came through, whose count it holds.
+    transport: Transport,
     http: http::Connection,
     parked: Option<Parked>,
     registered: Interest,
@@ -132,9 +134,17 @@ impl ApiConnection {
             Some(Parked::Logs(feed)) => feed.ping_at,
             None => None,
         };
-        match (self.http.deadline(), wait) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [self.http.deadline(), wait, self.handshake_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// When an HTTPS handshake under way times out.
+    fn handshake_deadline(&self) -> Option<Instant> {
+        match &self.stream {
+            ApiStream::Tls(tls) => tls.deadline(),
+            ApiStream::Unix(_) | ApiStream::Tcp(_) => None,
         }
     }
 }
@@ -149,19 +159,51 @@ fn mio_interest(interest: http::Interest) -> Option<Interest> {
 }
 
 impl Reactor {
-    /// Accepts waiting connections, up to [`MAX_CONNECTIONS`].
-    pub(super) fn accept(&mut self, now: Now) {
-        while self.connections < MAX_CONNECTIONS {
-            let (mut stream, peer) = match self.socket.accept() {
+    /// Accepts the connections waiting on a listener, up to
+    /// [`MAX_CONNECTIONS`] open on it.
+    pub(super) fn accept(&mut self, transport: Transport, now: Now) {
+        let index = listener_index(transport);
+        while self.connections[index] < MAX_CONNECTIONS {
+            let accepted = match transport {
+                Transport::Unix => self.socket.accept().map(|accepted| {
+                    accepted.map(|(stream, peer)| {
+                        let credentials = Credentials {
+                            uid: peer.uid,
+                            gid: peer.gid,
+                            pid: peer.pid,
+                        };
+                        (ApiStream::Unix(stream), Peer::local(credentials))
+                    })
+                }),
+                Transport::Http | Transport::Https => {
+                    let listener = match transport {
+                        Transport::Https => self.https.as_ref(),
+                        Transport::Http | Transport::Unix => self.http.as_ref(),
+                    };
+                    let Some(listener) = listener else {
+                        return;
+                    };
+                    listener
+                        .accept()
+                        .map(|accepted| accepted.map(|stream| (stream, Peer::tcp(transport))))
+                }
+            };
+            let (mut stream, peer) = match accepted {
                 Ok(Some(accepted)) => accepted,
                 Ok(None) => return,
                 Err(error) => {
                     // EMFILE and friends: the connection stays in the backlog
                     // and is retried when another one closes.
-                    self.warn(&format!("cannot accept an API connection: {error}"));
+                    self.warn(&format!(
+                        "cannot accept an API connection ({}): {error}",
+                        transport.as_str()
+                    ));
                     return;
                 }
             };
+            if let Some(tls) = stream.tls() {
+                tls.start(now.monotonic);
+            }
             let token = self.token();
             if self
                 .poll
@@ -171,18 +213,14 @@ impl Reactor {
             {
                 continue;
             }
-            let credentials = Credentials {
-                uid: peer.uid,
-                gid: peer.gid,
-                pid: peer.pid,
-            };
             let connection = ApiConnection {
                 stream,
-                http: http::Connection::new(Peer::local(credentials), now.monotonic),
+                transport,
+                http: http::Connection::new(peer, now.monotonic),
                 parked: None,
                 registered: Interest::READABLE,
             };
-            self.connections += 1;
+            self.connections[index] += 1;
             self.slots
                 .insert(token, Slot::Connection(Box::new(connection)));
             self.drive_connection(token, now, true);
@@ -199,6 +237,15 @@ impl Reactor {
                 connection
                     .http
                     .read_from(&mut connection.stream, now.monotonic);
+                // Requests come only after the handshake: the client's
+                // certificates are on the peer before the first one.
+                if let Some(certificates) = connection
+                    .stream
+                    .tls()
+                    .and_then(|tls| tls.take_certificates())
+                {
+                    connection.http.peer_mut().certificates = certificates;
+                }
             }
             readable = false;
             while connection.parked.is_none() {
@@ -219,20 +266,30 @@ impl Reactor {
                 connection
                     .http
                     .write_to(&mut connection.stream, now.monotonic);
+            } else if connection.stream.wants_write() {
+                // TLS records (a handshake message, the tail of a reply)
+                // that the socket did not take last time.
+                let _ = std::io::Write::flush(&mut connection.stream);
             }
             if !connection.http.read_pending() {
                 break;
             }
         }
         if connection.http.closed() {
+            if let Some(tls) = connection.stream.tls() {
+                tls.close();
+            }
             let _ = self.poll.registry().deregister(&mut connection.stream);
-            self.connections -= 1;
+            let transport = connection.transport;
+            self.connections[listener_index(transport)] -= 1;
             drop(connection);
             // A connection waiting in the backlog may fit now.
-            self.accept(now);
+            self.accept(transport, now);
             return;
         }
-        if let Some(wanted) = mio_interest(connection.http.interest())
+        let mut interest = connection.http.interest();
+        interest.write |= connection.stream.wants_write();
+        if let Some(wanted) = mio_interest(interest)
             && wanted != connection.registered
         {
             let _ = self
@@ -426,6 +483,9 @@ impl Reactor {
                 connection
                     .http
                     .write_to(&mut connection.stream, now.monotonic);
+                if let Some(tls) = connection.stream.tls() {
+                    tls.close();
+                }
             }
         }
     }
@@ -456,6 +516,13 @@ impl Reactor {
                 }
                 Self::ping(connection, now);
                 connection.http.handle_timeout(now.monotonic);
+                if connection
+                    .handshake_deadline()
+                    .is_some_and(|deadline| deadline <= now.monotonic)
+                {
+                    // A TLS handshake that is not done in time (api.md §3).
+                    connection.http.close();
+                }
             }
             self.drive_connection(token, now, false);
         }

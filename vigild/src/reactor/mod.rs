@@ -18,7 +18,9 @@ pub mod listener;
 pub mod output;
 mod pipes;
 pub mod signals;
+pub mod tcp;
 pub mod timers;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::os::fd::AsRawFd as _;
@@ -30,6 +32,7 @@ use nix::sys::signal::Signal;
 
 use crate::api::State;
 use crate::config::LogLevel;
+use crate::http::Transport;
 use crate::log::Logger;
 use crate::supervisor::{Effect, Now, Pid};
 use children::Launch;
@@ -38,6 +41,7 @@ use listener::ApiSocket;
 use output::{Stream, Streams};
 use pipes::Pipe;
 use signals::Signals;
+use tcp::TcpApiListener;
 use timers::Timer;
 
 const SIGNALS: Token = Token(0);
@@ -45,6 +49,8 @@ const TIMER: Token = Token(1);
 const LISTENER: Token = Token(2);
 const STDOUT: Token = Token(3);
 const STDERR: Token = Token(4);
+const HTTP_LISTENER: Token = Token(5);
+const HTTPS_LISTENER: Token = Token(6);
 /// Tokens from here on are handed out to connections, pidfds and pipes.
 const FIRST_DYNAMIC: usize = 16;
 
@@ -52,8 +58,8 @@ const FIRST_DYNAMIC: usize = 16;
 /// lines still buffered.
 const FINAL_DRAIN: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// At most this many API connections are open at once (api.md §3); further
-/// ones wait in the kernel's backlog.
+/// At most this many API connections are open at once on each listener
+/// (api.md §3); further ones wait in the kernel's backlog.
 pub const MAX_CONNECTIONS: usize = 256;
 
 /// How the daemon's loop ended.
@@ -94,6 +100,10 @@ pub struct Reactor {
     signals: Signals,
     timer: Timer,
     socket: ApiSocket,
+    /// The plain-HTTP listener (`--http`).
+    http: Option<TcpApiListener>,
+    /// The HTTPS listener (`--tls-addr`).
+    https: Option<TcpApiListener>,
     /// vigild's stdout (service output) and stderr (its own log).
     streams: Streams,
     /// Whether stdout's and stderr's writers are registered for
@@ -102,7 +112,8 @@ pub struct Reactor {
     slots: HashMap<Token, Slot>,
     next_token: usize,
     children: HashMap<i32, Child>,
-    connections: usize,
+    /// Open connections per listener, indexed by [`listener_index`].
+    connections: [usize; 3],
     state: State,
     logger: Logger,
     /// Set by the supervisor's `Exit` effect.
@@ -139,7 +150,9 @@ impl Reactor {
             slots: HashMap::new(),
             next_token: FIRST_DYNAMIC,
             children: HashMap::new(),
-            connections: 0,
+            http: None,
+            https: None,
+            connections: [0; 3],
             state,
             logger,
             exit: None,
@@ -160,6 +173,20 @@ impl Reactor {
         )?;
         registry.register(reactor.socket.listener(), LISTENER, Interest::READABLE)?;
         Ok(reactor)
+    }
+
+    /// Adds a TCP listener (plain HTTP or HTTPS, as it was bound) to the
+    /// loop; at most one of each.
+    pub fn add_listener(&mut self, mut listener: TcpApiListener) -> std::io::Result<()> {
+        let (token, slot) = match listener.transport() {
+            Transport::Https => (HTTPS_LISTENER, &mut self.https),
+            Transport::Http | Transport::Unix => (HTTP_LISTENER, &mut self.http),
+        };
+        self.poll
+            .registry()
+            .register(listener.listener(), token, Interest::READABLE)?;
+        *slot = Some(listener);
+        Ok(())
     }
 
     /// Runs until the supervisor says to exit; returns how the daemon
@@ -209,7 +236,9 @@ impl Reactor {
         match token {
             SIGNALS => self.handle_signals(now),
             TIMER => self.timer.drain(),
-            LISTENER => self.accept(now),
+            LISTENER => self.accept(Transport::Unix, now),
+            HTTP_LISTENER => self.accept(Transport::Http, now),
+            HTTPS_LISTENER => self.accept(Transport::Https, now),
             STDOUT | STDERR => {
                 self.streams.flush();
                 self.watch_streams();
@@ -562,8 +591,20 @@ impl Reactor {
         // all) go out if the sockets take them now; nobody waits for them.
         self.flush_connections(now);
         let _ = self.poll.registry().deregister(self.socket.listener());
+        for listener in [&mut self.http, &mut self.https].into_iter().flatten() {
+            let _ = self.poll.registry().deregister(listener.listener());
+        }
         // Nothing is left to supervise: the readers of stdout and stderr
         // get a moment to take the last lines.
         self.streams.drain(FINAL_DRAIN);
+    }
+}
+
+/// Where a listener's count is in [`Reactor`]'s `connections`.
+fn listener_index(transport: Transport) -> usize {
+    match transport {
+        Transport::Unix => 0,
+        Transport::Http => 1,
+        Transport::Https => 2,
     }
 }
