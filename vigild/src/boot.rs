@@ -12,8 +12,9 @@ use vigil_proto::api::UtcOffset;
 use vigil_proto::plan::{self, Built, Layer};
 
 use crate::api::{self, State};
-use crate::config::Config;
+use crate::config::{Config, Persist};
 use crate::exit;
+use crate::identity::{self, persist};
 use crate::log::Logger;
 use crate::logs::LogStore;
 use crate::reactor::children;
@@ -29,10 +30,23 @@ use crate::supervisor::{Options, Supervisor};
 /// restart was asked for (it then returns only if that failed).
 pub fn run(config: &Config, relaunch: &Relaunch) -> ExitCode {
     let logger = Logger::new(config.log_format, config.log_level);
-    let (layers, built) = match load_plan(config) {
-        Ok(loaded) => loaded,
-        Err(Failure { code, message }) => {
-            eprintln!("error: {message}");
+    // Identities first (supervision.md §11, step 3), but a bad plan is
+    // reported too, so that --check-config lists every problem.
+    let identities = load_identities(config);
+    let plan = load_plan(config);
+    let (identities, (layers, built)) = match (identities, plan) {
+        (Ok(identities), Ok(loaded)) => (identities, loaded),
+        (identities, plan) => {
+            let failures = [identities.err(), plan.err()];
+            let mut code = exit::CONFIG;
+            for Failure {
+                code: failed,
+                message,
+            } in failures.into_iter().flatten()
+            {
+                eprintln!("error: {message}");
+                code = failed;
+            }
             return ExitCode::from(code);
         }
     };
@@ -86,6 +100,7 @@ pub fn run(config: &Config, relaunch: &Relaunch) -> ExitCode {
         utc_offset,
         // SAFETY: getuid has no preconditions and cannot fail.
         daemon_uid: unsafe { libc::getuid() },
+        identities,
         restarting: false,
         http_address: listeners.http.as_ref().map(|l| l.address().to_owned()),
         https_address: listeners
@@ -236,6 +251,43 @@ fn load_plan(config: &Config) -> Result<(Vec<Layer>, Built), Failure> {
         }
     }
     Ok((layers, built))
+}
+
+/// Reads the state file and applies the `--identities` seed (api.md §8).
+/// A seeded set is persisted at once, except by `--check-config`.
+fn load_identities(config: &Config) -> Result<identity::Store, Failure> {
+    let invalid = |message| Failure {
+        code: exit::CONFIG,
+        message,
+    };
+    let state_file = match config.persist {
+        Persist::Auto => Some(persist::state_file(&config.state_dir)),
+        Persist::Never => None,
+    };
+    if state_file.is_some()
+        && config.create_dirs
+        && !config.check_config
+        && !config.state_dir.exists()
+    {
+        create_dir(&config.state_dir)?;
+    }
+    let mut identities = match &state_file {
+        Some(path) => persist::load(path).map_err(invalid)?,
+        None => identity::Identities::default(),
+    };
+    if let Some(seed) = &config.identities {
+        identities = persist::seed(seed, &identities).map_err(invalid)?;
+        if let Some(path) = state_file.as_ref().filter(|_| !config.check_config) {
+            persist::save(path, &identities).map_err(|message| Failure {
+                code: exit::OS_SETUP,
+                message,
+            })?;
+        }
+    }
+    Ok(identity::Store {
+        identities,
+        state_file,
+    })
 }
 
 /// Creates a directory and its parents with mode 0755.

@@ -33,6 +33,9 @@ pub const DEFAULT_LAYERS_DIR: &str = "/etc/vigil/layers";
 /// Where the API socket is bound when nothing else says.
 pub const DEFAULT_SOCKET: &str = "/run/vigil/vigild.sock";
 
+/// Where the state file lives when nothing else says.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/vigil";
+
 /// Permission bits of the socket file when nothing else says. Pebble's
 /// socket is open to every local user too; access levels decide what each
 /// caller may do.
@@ -58,6 +61,9 @@ const PEBBLE: &str = "PEBBLE";
 /// Pebble's socket path, beating `$PEBBLE/.pebble.socket`.
 const PEBBLE_SOCKET: &str = "PEBBLE_SOCKET";
 
+/// Pebble's switch for in-memory state: `never` keeps identities in memory.
+const PEBBLE_PERSIST: &str = "PEBBLE_PERSIST";
+
 /// The flag that [`preprocess`] handles itself.
 const ARGS_FLAG: &str = "--args";
 
@@ -82,6 +88,18 @@ const SOCKET: Setting = Setting {
 const SOCKET_MODE: Setting = Setting {
     flag: "--socket-mode",
     env: "VIGIL_SOCKET_MODE",
+};
+const STATE_DIR: Setting = Setting {
+    flag: "--state-dir",
+    env: "VIGIL_STATE_DIR",
+};
+const PERSIST: Setting = Setting {
+    flag: "--persist",
+    env: "VIGIL_PERSIST",
+};
+const IDENTITIES: Setting = Setting {
+    flag: "--identities",
+    env: "VIGIL_IDENTITIES",
 };
 const CREATE_DIRS: Setting = Setting {
     flag: "--create-dirs",
@@ -141,6 +159,9 @@ pub const ENVIRONMENT: &[&str] = &[
     LAYERS_DIR.env,
     SOCKET.env,
     SOCKET_MODE.env,
+    STATE_DIR.env,
+    PERSIST.env,
+    IDENTITIES.env,
     CREATE_DIRS.env,
     HOLD.env,
     REAPER.env,
@@ -156,13 +177,14 @@ pub const ENVIRONMENT: &[&str] = &[
     TLS_CLIENT_CA.env,
     PEBBLE,
     PEBBLE_SOCKET,
+    PEBBLE_PERSIST,
 ];
 
 /// What the command line asks vigild to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invocation {
     /// Run the daemon (or only check the configuration) with this config.
-    Run(Config),
+    Run(Box<Config>),
     /// Print this usage text on stdout and exit with 0 (`-h`, `--help`).
     Help(String),
     /// Print `vigild <version>` and exit with 0 (`--version`).
@@ -199,7 +221,8 @@ impl Invocation {
         if flags.version {
             return Ok(Self::Version);
         }
-        Config::resolve(flags, service_args, &Environment(env)).map(Self::Run)
+        Config::resolve(flags, service_args, &Environment(env))
+            .map(|config| Self::Run(Box::new(config)))
     }
 }
 
@@ -213,7 +236,16 @@ pub struct Config {
     pub socket: PathBuf,
     /// Permission bits of the socket file, at most `0o777` (`--socket-mode`).
     pub socket_mode: u32,
-    /// Create the layers directory when it is missing (`--create-dirs`).
+    /// Directory of the state file (`--state-dir`).
+    pub state_dir: PathBuf,
+    /// Whether identities are read from and written to the state file
+    /// (`--persist`).
+    pub persist: Persist,
+    /// Seed file applied at every boot with replace semantics
+    /// (`--identities`).
+    pub identities: Option<PathBuf>,
+    /// Create the layers and state directories when they are missing
+    /// (`--create-dirs`).
     pub create_dirs: bool,
     /// Do not autostart services at boot (`--hold`).
     pub hold: bool,
@@ -263,6 +295,15 @@ pub struct ServiceArgs {
     pub service: String,
     /// The arguments, taken literally: they may look like flags.
     pub args: Vec<String>,
+}
+
+/// Whether identities persist in the state file (cli.md §1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persist {
+    /// Read the state file at boot and rewrite it after every change.
+    Auto,
+    /// Keep identities in memory only.
+    Never,
 }
 
 /// Format of vigild's own log (cli.md §1.2).
@@ -457,8 +498,23 @@ struct Flags {
     #[argh(option, arg_name = "OCTAL")]
     socket_mode: Option<String>,
 
-    /// create the layers directory (mode 0755) when it is missing [env
-    /// VIGIL_CREATE_DIRS]
+    /// directory of the state file vigild.state [env VIGIL_STATE_DIR;
+    /// default $PEBBLE, else /var/lib/vigil]
+    #[argh(option, arg_name = "DIR")]
+    state_dir: Option<String>,
+
+    /// auto or never: never keeps identities in memory only [env
+    /// VIGIL_PERSIST, else PEBBLE_PERSIST; default auto]
+    #[argh(option, arg_name = "MODE")]
+    persist: Option<String>,
+
+    /// seed identities from this YAML file at every boot, with replace
+    /// semantics [env VIGIL_IDENTITIES]
+    #[argh(option, arg_name = "FILE")]
+    identities: Option<String>,
+
+    /// create the layers and state directories (mode 0755) when they are
+    /// missing [env VIGIL_CREATE_DIRS]
     #[argh(switch)]
     create_dirs: bool,
 
@@ -700,6 +756,9 @@ impl Config {
             layers_dir,
             socket,
             socket_mode,
+            state_dir,
+            persist,
+            identities,
             create_dirs,
             hold,
             args: always_empty,
@@ -736,6 +795,22 @@ impl Config {
         let socket_mode = match env.pick(socket_mode, SOCKET_MODE) {
             Some((value, origin)) => parse_socket_mode(value, origin)?,
             None => DEFAULT_SOCKET_MODE,
+        };
+        let state_dir = match env.pick(state_dir, STATE_DIR) {
+            Some((value, origin)) => parse_path(value, origin)?,
+            None => pebble_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+        };
+        let persist = match env.pick(persist, PERSIST) {
+            Some((value, origin)) => parse_persist(value, origin)?,
+            // Pebble only knows "never"; any other value keeps the default.
+            None if env.value(PEBBLE_PERSIST).as_deref() == Some("never") => Persist::Never,
+            None => Persist::Auto,
+        };
+        let identities = match env.pick(identities, IDENTITIES) {
+            Some((value, origin)) => Some(parse_path(value, origin)?),
+            None => None,
         };
         let log_format = match env.pick(log_format, LOG_FORMAT) {
             Some((value, origin)) => parse_log_format(value, origin)?,
@@ -789,6 +864,9 @@ impl Config {
             layers_dir,
             socket,
             socket_mode,
+            state_dir,
+            persist,
+            identities,
             create_dirs: env.switch(create_dirs, CREATE_DIRS)?,
             hold: env.switch(hold, HOLD)?,
             service_args,
@@ -848,6 +926,14 @@ fn parse_socket_mode(value: String, origin: Origin) -> Result<u32, UsageError> {
             value,
             "octal permission bits from 0000 to 0777, such as 0660",
         )),
+    }
+}
+
+fn parse_persist(value: String, origin: Origin) -> Result<Persist, UsageError> {
+    match value.as_str() {
+        "auto" => Ok(Persist::Auto),
+        "never" => Ok(Persist::Never),
+        _ => Err(invalid(origin, value, "auto or never")),
     }
 }
 
@@ -922,7 +1008,7 @@ mod tests {
 
     fn config_with(line: &[&str], vars: &[(&str, &str)]) -> Config {
         match parse_with(line, vars) {
-            Ok(Invocation::Run(config)) => config,
+            Ok(Invocation::Run(config)) => *config,
             other => panic!("{line:?} with {vars:?}: expected a config, got {other:?}"),
         }
     }
@@ -957,6 +1043,9 @@ mod tests {
                 layers_dir: PathBuf::from("/etc/vigil/layers"),
                 socket: PathBuf::from("/run/vigil/vigild.sock"),
                 socket_mode: 0o666,
+                state_dir: PathBuf::from("/var/lib/vigil"),
+                persist: Persist::Auto,
+                identities: None,
                 create_dirs: false,
                 hold: false,
                 service_args: vec![],
@@ -1016,6 +1105,37 @@ mod tests {
             error(&["--http", "::1:80"]).to_string(),
             "invalid value \"::1:80\" for --http (expected host:port, :port or [v6addr]:port)"
         );
+    }
+
+    #[test]
+    fn state_and_identities() {
+        let flags = config(&[
+            "--state-dir",
+            "/st",
+            "--persist=never",
+            "--identities",
+            "/i.yaml",
+        ]);
+        assert_eq!(flags.state_dir, PathBuf::from("/st"));
+        assert_eq!(flags.persist, Persist::Never);
+        assert_eq!(flags.identities, Some(PathBuf::from("/i.yaml")));
+        let pebble = config_with(&[], &[("PEBBLE", "/p"), ("PEBBLE_PERSIST", "never")]);
+        assert_eq!(pebble.state_dir, PathBuf::from("/p"));
+        assert_eq!(pebble.persist, Persist::Never);
+        let vigil = config_with(
+            &[],
+            &[
+                ("PEBBLE_PERSIST", "never"),
+                ("VIGIL_PERSIST", "auto"),
+                ("VIGIL_STATE_DIR", "/v"),
+            ],
+        );
+        assert_eq!(vigil.persist, Persist::Auto);
+        assert_eq!(vigil.state_dir, PathBuf::from("/v"));
+        assert!(matches!(
+            error(&["--persist", "sometimes"]),
+            UsageError::InvalidValue { .. }
+        ));
     }
 
     #[test]
@@ -1288,13 +1408,6 @@ mod tests {
     }
 
     #[test]
-    fn flags_of_later_issues_are_unknown() {
-        for flag in ["--state-dir", "--persist"] {
-            assert_eq!(error(&[flag, "x"]), UsageError::UnknownFlag(flag.into()));
-        }
-    }
-
-    #[test]
     fn positional_arguments_are_rejected() {
         assert_eq!(
             error(&["run"]),
@@ -1561,6 +1674,9 @@ mod tests {
             "VIGIL_TLS_CLIENT_CA",
             "PEBBLE",
             "PEBBLE_SOCKET",
+            "VIGIL_STATE_DIR",
+            "VIGIL_IDENTITIES",
+            "PEBBLE_PERSIST",
         ];
         for name in ENVIRONMENT.iter().filter(|name| !no_syntax.contains(name)) {
             assert!(

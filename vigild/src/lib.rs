@@ -9,6 +9,7 @@ pub mod changes;
 pub mod config;
 pub mod exit;
 pub mod http;
+pub mod identity;
 pub mod log;
 pub mod logs;
 pub mod pool;

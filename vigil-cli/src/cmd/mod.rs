@@ -12,6 +12,7 @@
 
 mod changes;
 mod daemon;
+mod identities;
 mod logs;
 mod plan;
 mod services;
@@ -70,6 +71,16 @@ pub enum Command {
     Version(system::Version),
     /// `vigild`
     Vigild(daemon::Vigild),
+    /// `identities`
+    Identities(identities::Identities),
+    /// `identity`
+    Identity(identities::ShowIdentity),
+    /// `add-identities`
+    AddIdentities(identities::AddIdentities),
+    /// `update-identities`
+    UpdateIdentities(identities::UpdateIdentities),
+    /// `remove-identities`
+    RemoveIdentities(identities::RemoveIdentities),
 }
 
 impl Command {
@@ -93,6 +104,11 @@ impl Command {
             Self::SystemInfo(command) => command.run(&context),
             Self::Version(command) => command.run(&context),
             Self::Vigild(command) => command.run(&context),
+            Self::Identities(command) => command.run(&context),
+            Self::Identity(command) => command.run(&context),
+            Self::AddIdentities(command) => command.run(&context),
+            Self::UpdateIdentities(command) => command.run(&context),
+            Self::RemoveIdentities(command) => command.run(&context),
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

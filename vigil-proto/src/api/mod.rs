@@ -21,7 +21,8 @@
 //! - [`services`]: `/v1/services` and `/v1/signals` (§6.3, §6.5);
 //! - [`changes`]: changes and tasks (§6.4, §7);
 //! - [`plan`]: the `/v1/layers` body (§6.6, §6.7);
-//! - [`logs`]: log entries and the logs query values (§6.9).
+//! - [`logs`]: log entries and the logs query values (§6.9);
+//! - [`identities`]: access levels, identities and seed files (§5, §6.10, §8).
 
 use std::fmt;
 
@@ -30,6 +31,7 @@ use serde::{Deserialize, Deserializer};
 pub mod changes;
 pub mod daemon;
 pub mod envelope;
+pub mod identities;
 pub mod ids;
 pub mod logs;
 pub mod plan;
@@ -44,6 +46,7 @@ pub use changes::{
 };
 pub use daemon::{DaemonAction, DaemonRequest};
 pub use envelope::{Body, ErrorKind, ErrorResult, Response, StatusCode};
+pub use identities::{Access, IdentitiesAction, IdentitiesRequest, Identity, IdentityMap};
 pub use ids::{ChangeId, ParseIdError, TaskId};
 pub use logs::{FollowEntry, FollowFormat, LogCount, LogEntry, LogStream};
 pub use plan::LayersRequest;

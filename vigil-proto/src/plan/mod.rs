@@ -16,7 +16,7 @@ mod model;
 mod output;
 mod stack;
 mod validate;
-mod yaml;
+pub(crate) mod yaml;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,28 +1,15 @@
 //! Who may call what (api.md §5): access levels, endpoint classes, and how
 //! a caller's level is resolved.
 //!
-//! Identities (local, basic, certificate) are not implemented yet; until
-//! they are, the Unix socket peer's uid decides (uid 0 or vigild's own uid:
-//! admin; any other uid: read), and a caller without a uid (TCP) is
-//! untrusted. That is step 4 and 5 of the spec's resolution, which also
-//! apply when no identity matches.
+//! Identities (local, basic, certificate) are resolved first by
+//! [`crate::identity::resolve`]; when none matches, [`by_uid`] decides: the
+//! Unix socket peer's uid (uid 0 or vigild's own uid: admin; any other uid:
+//! read), and a caller without a uid (TCP) is untrusted. Those are steps 4
+//! and 5 of the spec's resolution.
 
 use crate::http::Peer;
 
-/// A caller's access level, lowest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Access {
-    /// Open endpoints only.
-    Untrusted,
-    /// Open endpoints and metrics.
-    Metrics,
-    /// Reading state.
-    Read,
-    /// Controlling services, layers, signals, changes (D22).
-    Write,
-    /// Everything.
-    Admin,
-}
+pub use vigil_proto::api::Access;
 
 /// What an endpoint requires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,7 +27,7 @@ pub enum Class {
 }
 
 /// The level of a caller that matched no identity.
-pub fn resolve(peer: &Peer, daemon_uid: u32) -> Access {
+pub fn by_uid(peer: &Peer, daemon_uid: u32) -> Access {
     match peer.uid() {
         Some(0) => Access::Admin,
         Some(uid) if uid == daemon_uid => Access::Admin,
@@ -76,11 +63,11 @@ mod tests {
 
     #[test]
     fn the_peer_uid_decides_without_identities() {
-        assert_eq!(resolve(&local(0), 1000), Access::Admin);
-        assert_eq!(resolve(&local(1000), 1000), Access::Admin);
-        assert_eq!(resolve(&local(1001), 1000), Access::Read);
+        assert_eq!(by_uid(&local(0), 1000), Access::Admin);
+        assert_eq!(by_uid(&local(1000), 1000), Access::Admin);
+        assert_eq!(by_uid(&local(1001), 1000), Access::Read);
         // Never more than untrusted over TCP without credentials.
-        assert_eq!(resolve(&Peer::remote(), 0), Access::Untrusted);
+        assert_eq!(by_uid(&Peer::remote(), 0), Access::Untrusted);
     }
 
     #[test]

@@ -23,12 +23,14 @@ use vigil_proto::api::{
 use vigil_proto::duration;
 
 use crate::http::{Peer, Request, Response};
+use crate::identity;
 use crate::logs::{LogStore, ServiceFilter, StreamFormat};
 use access::Class;
 
 pub mod access;
 use crate::supervisor::{Now, Supervisor};
 
+mod identities;
 mod plan;
 mod signals;
 
@@ -51,6 +53,8 @@ pub struct State {
     pub start_time: SystemTime,
     /// The local zone's offset, for times in replies.
     pub utc_offset: UtcOffset,
+    /// The identities and their state file.
+    pub identities: identity::Store,
     /// The uid vigild runs as: a local caller with it is admin.
     pub daemon_uid: u32,
     /// A daemon restart was asked for: the shutdown under way ends in a
@@ -122,6 +126,7 @@ enum Route<'a> {
     Vigild,
     OpenApi,
     Docs,
+    Identities,
 }
 
 impl<'a> Route<'a> {
@@ -149,6 +154,7 @@ impl<'a> Route<'a> {
             ["", "v1", "vigild"] => Route::Vigild,
             ["", "openapi.json"] => Route::OpenApi,
             ["", "docs"] => Route::Docs,
+            ["", "v1", "identities"] => Route::Identities,
             _ => return None,
         })
     }
@@ -163,6 +169,7 @@ impl<'a> Route<'a> {
             // as written; so do adding layers and sending signals.
             Route::Replan | Route::Plan | Route::Layers | Route::Signals => Class::Write,
             Route::Vigild => Class::Admin,
+            Route::Identities if post => Class::Admin,
             Route::Metrics => Class::Metrics,
             Route::Services
             | Route::Service
@@ -170,7 +177,8 @@ impl<'a> Route<'a> {
             | Route::Change(_)
             | Route::Wait(_)
             | Route::Logs
-            | Route::LogsFollow => Class::Read,
+            | Route::LogsFollow
+            | Route::Identities => Class::Read,
         }
     }
 
@@ -186,7 +194,9 @@ impl<'a> Route<'a> {
             | Route::Metrics
             | Route::OpenApi
             | Route::Docs => &["GET"],
-            Route::Services | Route::Service | Route::Change(_) => &["GET", "POST"],
+            Route::Services | Route::Service | Route::Change(_) | Route::Identities => {
+                &["GET", "POST"]
+            }
             Route::Replan | Route::Signals | Route::Layers | Route::Vigild => &["POST"],
         }
     }
@@ -204,7 +214,13 @@ pub fn handle(state: &mut State, request: &Request, peer: &Peer, now: Now) -> Re
             format!("method {} not allowed", api::quote(method)),
         );
     }
-    if !access::allows(route.class(method), access::resolve(peer, state.daemon_uid)) {
+    let caller = identity::resolve(
+        &state.identities.identities,
+        peer,
+        request.header("authorization"),
+        state.daemon_uid,
+    );
+    if !access::allows(route.class(method), caller.access) {
         let envelope = api::Response::<()>::error(StatusCode::Unauthorized, "access denied")
             .with_kind(api::ErrorKind::LoginRequired);
         return Reply::Now(Response::json(&envelope));
@@ -229,6 +245,8 @@ pub fn handle(state: &mut State, request: &Request, peer: &Peer, now: Now) -> Re
         (Route::Vigild, _) => daemon::post(state, request, now),
         (Route::OpenApi, _) => openapi::document(),
         (Route::Docs, _) => openapi::docs(),
+        (Route::Identities, false) => identities::list(state),
+        (Route::Identities, true) => identities::post(state, request),
     }
 }
 
