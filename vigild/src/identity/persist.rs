@@ -10,6 +10,7 @@
 //! `POST /v1/identities` (the spec wants the change persisted before the
 //! reply); the file is small and written rarely.
 
+use crate::reactor::children::reason;
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -55,8 +56,9 @@ pub fn load(path: &Path) -> Result<Identities, String> {
         }
         Err(error) => {
             return Err(format!(
-                "cannot read state file {}: {error}",
-                path.display()
+                "cannot read state file {}: {}",
+                path.display(),
+                reason(&error)
             ));
         }
     };
@@ -89,7 +91,11 @@ pub fn load(path: &Path) -> Result<Identities, String> {
 /// A message naming the file and the failed step.
 pub fn save(path: &Path, identities: &Identities) -> Result<(), String> {
     let fail = |what: &str, error: std::io::Error| {
-        format!("cannot {what} state file {}: {error}", path.display())
+        format!(
+            "cannot {what} state file {}: {}",
+            path.display(),
+            reason(&error)
+        )
     };
     let state = StateFile {
         version: VERSION,
@@ -135,8 +141,13 @@ pub fn save(path: &Path, identities: &Identities) -> Result<(), String> {
 ///
 /// Every problem, one per line, each naming the file.
 pub fn seed(path: &Path, identities: &Identities) -> Result<Identities, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("cannot read identities file {}: {error}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        format!(
+            "cannot read identities file {}: {}",
+            path.display(),
+            reason(&error)
+        )
+    })?;
     let request = parse_seed(&text)
         .map_err(|error| format!("invalid identities file {}: {error}", path.display()))?;
     let problems: Vec<String> = request

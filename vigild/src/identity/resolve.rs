@@ -116,17 +116,62 @@ pub fn resolve(
     fallback(None)
 }
 
-/// The DER client certificate the peer presented over TLS. No transport
-/// carries one yet; the HTTPS listener fills this in.
-fn client_certificate(_peer: &Peer) -> Option<&[u8]> {
-    None
+/// The leaf of the client certificate chain the peer presented over TLS
+/// (DER), if any.
+fn client_certificate(peer: &Peer) -> Option<&[u8]> {
+    peer.certificates.first().map(Vec::as_slice)
 }
 
-/// Whether a presented certificate (DER) matches a stored `cert` identity
-/// (D15). Until the HTTPS listener lands nothing is presented, so nothing
-/// matches.
-fn certificate_matches(_stored_pem: &str, _presented_der: &[u8]) -> bool {
-    false
+/// Whether a presented leaf certificate (DER) matches a stored `cert`
+/// identity (api.md §5, D15):
+///
+/// - (a) it is the stored certificate, byte for byte (Pebble's rule); or
+/// - (b) the stored certificate signed it directly (vigil-rs' rule for a CA).
+///
+/// In both cases the leaf must be within its validity dates and allow
+/// client authentication; webpki checks that by verifying the leaf against
+/// the stored certificate as trust anchor. A byte-equal leaf that cannot be
+/// checked that way (not self-signed, or marked as a CA, as `openssl req
+/// -x509` does by default) still matches, because the TLS handshake proved
+/// the peer holds its key, but then its dates go unchecked.
+fn certificate_matches(stored_pem: &str, presented_der: &[u8]) -> bool {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, UnixTime};
+
+    let Ok(stored) = CertificateDer::from_pem_slice(stored_pem.as_bytes()) else {
+        return false;
+    };
+    let presented = CertificateDer::from(presented_der);
+    let Ok(leaf) = webpki::EndEntityCert::try_from(&presented) else {
+        return false;
+    };
+    let Ok(anchor) = webpki::anchor_from_trusted_cert(&stored) else {
+        return false;
+    };
+    let algorithms = rustls::crypto::ring::default_provider()
+        .signature_verification_algorithms
+        .all;
+    let anchors = [anchor];
+    let verified = leaf.verify_for_usage(
+        algorithms,
+        &anchors,
+        &[],
+        UnixTime::now(),
+        webpki::KeyUsage::client_auth(),
+        None,
+        None,
+    );
+    match verified {
+        Ok(_) => true,
+        // Only "not issued by this anchor" and "a CA used as a leaf" (what
+        // `openssl req -x509` makes by default) are forgiven, and only for
+        // the stored certificate itself: an expired one or one without
+        // client authentication never matches.
+        Err(webpki::Error::UnknownIssuer | webpki::Error::CaUsedAsEndEntity) => {
+            stored.as_ref() == presented_der
+        }
+        Err(_) => false,
+    }
 }
 
 /// The user and password of an `Authorization: Basic` header. A header of
