@@ -8,6 +8,7 @@
 //! and 5 of the spec's resolution.
 
 use crate::http::Peer;
+use crate::http::Transport;
 
 pub use vigil_proto::api::Access;
 
@@ -36,8 +37,19 @@ pub fn by_uid(peer: &Peer, daemon_uid: u32) -> Access {
     }
 }
 
-/// Whether `access` passes `class`.
-pub fn allows(class: Class, access: Access) -> bool {
+/// Whether a caller with `access` on `transport` passes `class` (api.md
+/// §5). Plain HTTP carries credentials in clear, so there only open
+/// endpoints pass, and metrics for an identity whose access is exactly
+/// `metrics` (a scraper's basic credentials): never more, whatever the
+/// credentials say.
+pub fn allows(class: Class, access: Access, transport: Transport) -> bool {
+    if transport == Transport::Http {
+        return match class {
+            Class::Open => true,
+            Class::Metrics => access == Access::Metrics,
+            Class::Read | Class::Write | Class::Admin => false,
+        };
+    }
     let needed = match class {
         Class::Open => return true,
         Class::Metrics => Access::Metrics,
@@ -72,12 +84,26 @@ mod tests {
 
     #[test]
     fn classes_need_their_level() {
-        assert!(allows(Class::Open, Access::Untrusted));
-        assert!(!allows(Class::Read, Access::Untrusted));
-        assert!(allows(Class::Read, Access::Read));
-        assert!(!allows(Class::Write, Access::Read));
-        assert!(allows(Class::Write, Access::Write));
-        assert!(!allows(Class::Admin, Access::Write));
-        assert!(allows(Class::Admin, Access::Admin));
+        for transport in [Transport::Unix, Transport::Https] {
+            assert!(allows(Class::Open, Access::Untrusted, transport));
+            assert!(!allows(Class::Read, Access::Untrusted, transport));
+            assert!(allows(Class::Read, Access::Read, transport));
+            assert!(!allows(Class::Write, Access::Read, transport));
+            assert!(allows(Class::Write, Access::Write, transport));
+            assert!(!allows(Class::Admin, Access::Write, transport));
+            assert!(allows(Class::Admin, Access::Admin, transport));
+            assert!(allows(Class::Metrics, Access::Admin, transport));
+        }
+    }
+
+    #[test]
+    fn plain_http_passes_open_endpoints_and_exactly_metrics() {
+        let http = Transport::Http;
+        assert!(allows(Class::Open, Access::Untrusted, http));
+        assert!(allows(Class::Metrics, Access::Metrics, http));
+        // Higher levels do not carry over plain HTTP.
+        assert!(!allows(Class::Metrics, Access::Admin, http));
+        assert!(!allows(Class::Read, Access::Admin, http));
+        assert!(!allows(Class::Admin, Access::Admin, http));
     }
 }

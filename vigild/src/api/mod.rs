@@ -220,7 +220,7 @@ pub fn handle(state: &mut State, request: &Request, peer: &Peer, now: Now) -> Re
         request.header("authorization"),
         state.daemon_uid,
     );
-    if !access::allows(route.class(method), caller.access) {
+    if !access::allows(route.class(method), caller.access, peer.transport) {
         let envelope = api::Response::<()>::error(StatusCode::Unauthorized, "access denied")
             .with_kind(api::ErrorKind::LoginRequired);
         return Reply::Now(Response::json(&envelope));
