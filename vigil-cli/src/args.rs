@@ -40,6 +40,14 @@ pub enum UsageError {
         /// What would have been accepted.
         expected: &'static str,
     },
+    /// An option (or variable) that is useless without another one, such as
+    /// `--cert` without `--key`.
+    Requires {
+        /// The option or variable given.
+        option: &'static str,
+        /// What it needs too.
+        needs: &'static str,
+    },
     /// An argument or environment variable is not valid UTF-8.
     NotUnicode(String),
     /// Any other complaint of the parser, on one line.
@@ -71,6 +79,7 @@ impl fmt::Display for UsageError {
                     "invalid value \"{value}\" for {option} (expected {expected})"
                 )
             }
+            Self::Requires { option, needs } => write!(f, "{option} requires {needs}"),
             Self::NotUnicode(what) => write!(f, "{what} is not valid UTF-8"),
             Self::Parser(message) => f.write_str(message),
         }

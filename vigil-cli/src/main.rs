@@ -2,7 +2,7 @@
 //!
 //! `main` turns argv into global options and a command, runs the command and
 //! exits with its code. The commands (`cmd/`) talk to vigild through
-//! `client` (HTTP/1.1 over the Unix socket), wait for changes with `wait`,
+//! `client` (HTTP/1.1 over the Unix socket, or HTTP(S) with `--url`), wait for changes with `wait`,
 //! and print with `table`, `time` and `format`. A usage error is one `error: ` line on stderr and
 //! exit code 2 (cli.md §2.4); running `vigil` without a command prints the
 //! usage on stderr and exits with 2 too.
@@ -28,7 +28,7 @@ use argh::{ArgsInfo, FromArgs};
 
 use crate::args::UsageError;
 use crate::cmd::Command;
-use crate::global::Globals;
+use crate::global::{Flags, Globals};
 
 /// Exit code of a usage error: unknown command or option, missing or extra
 /// argument.
@@ -50,6 +50,32 @@ struct Vigil {
     #[argh(option, arg_name = "PATH")]
     socket: Option<String>,
 
+    /// reach vigild at this http:// or https:// base URL instead of its
+    /// socket [env VIGIL_URL]
+    #[argh(option, arg_name = "URL")]
+    url: Option<String>,
+
+    /// with https, accept any server certificate [env VIGIL_INSECURE]
+    #[argh(switch, short = 'k')]
+    insecure: bool,
+
+    /// with https, also trust the CAs in this PEM bundle [env VIGIL_CACERT]
+    #[argh(option, arg_name = "FILE")]
+    cacert: Option<String>,
+
+    /// with https, present this client certificate (PEM); needs --key [env
+    /// VIGIL_CLIENT_CERT]
+    #[argh(option, arg_name = "FILE")]
+    cert: Option<String>,
+
+    /// the private key of --cert (PEM) [env VIGIL_CLIENT_KEY]
+    #[argh(option, arg_name = "FILE")]
+    key: Option<String>,
+
+    /// HTTP Basic credentials for every request [env VIGIL_USER]
+    #[argh(option, short = 'u', arg_name = "USER:PASS")]
+    user: Option<String>,
+
     /// print "vigil <version>" and exit
     #[argh(switch)]
     version: bool,
@@ -68,7 +94,7 @@ enum Invocation {
     /// No command: print this usage on stderr and exit with 2.
     Usage(String),
     /// Run a command.
-    Run(Globals, Command),
+    Run(Box<Globals>, Command),
 }
 
 fn main() -> ExitCode {
@@ -125,9 +151,18 @@ fn parse_from(
     if vigil.version {
         return Ok(Invocation::Version);
     }
-    let globals = Globals::resolve(vigil.socket, env)?;
+    let flags = Flags {
+        socket: vigil.socket,
+        url: vigil.url,
+        insecure: vigil.insecure,
+        cacert: vigil.cacert,
+        cert: vigil.cert,
+        key: vigil.key,
+        user: vigil.user,
+    };
+    let globals = Globals::resolve(flags, env)?;
     match vigil.command {
-        Some(command) => Ok(Invocation::Run(globals, command)),
+        Some(command) => Ok(Invocation::Run(Box::new(globals), command)),
         None => Ok(Invocation::Usage(usage())),
     }
 }
@@ -167,7 +202,19 @@ mod tests {
             let Ok(Invocation::Help(text)) = parse(line) else {
                 panic!("{line:?}")
             };
-            for option in ["--socket", "--version", "--help", "VIGIL_SOCKET"] {
+            for option in [
+                "--socket",
+                "--url",
+                "--insecure",
+                "--cacert",
+                "--cert",
+                "--key",
+                "--user",
+                "--version",
+                "--help",
+                "VIGIL_SOCKET",
+                "VIGIL_URL",
+            ] {
                 assert!(
                     text.contains(option),
                     "{line:?}: help lacks {option}:\n{text}"
@@ -219,5 +266,21 @@ mod tests {
             parse(&["--", "x"]).unwrap_err(),
             UsageError::UnexpectedArgument("x".into())
         );
+        assert!(matches!(
+            parse(&["services", "--cert", "/c.pem"]),
+            Err(UsageError::Requires { .. })
+        ));
+        assert!(matches!(
+            parse(&["-u", "nocolon", "services"]),
+            Err(UsageError::InvalidValue { .. })
+        ));
+        assert!(matches!(
+            parse(&["--url", "https://h", "-k", "services"]),
+            Ok(Invocation::Run(..))
+        ));
+        assert!(matches!(
+            parse(&["services", "-ku", "a:b", "--url=http://h"]),
+            Ok(Invocation::Run(..))
+        ));
     }
 }

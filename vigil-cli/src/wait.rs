@@ -103,9 +103,13 @@ mod tests {
     }
 
     fn client(server: &FakeServer) -> Client {
-        Client::new(Transport::Unix {
-            socket: server.socket().to_owned(),
-        })
+        Client::new(
+            Transport::Unix {
+                socket: server.socket().to_owned(),
+            },
+            None,
+        )
+        .unwrap()
     }
 
     #[test]

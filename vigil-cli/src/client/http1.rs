@@ -64,7 +64,8 @@ impl Stop {
             .copied()
     }
 
-    fn into_io(self) -> io::Error {
+    /// This stop inside an [`io::Error`], as every read reports it.
+    pub fn into_io(self) -> io::Error {
         let kind = match self {
             Self::TimedOut => io::ErrorKind::TimedOut,
             Self::Interrupted => io::ErrorKind::Other,
@@ -153,9 +154,15 @@ impl Read for Conn {
 
 /// The bytes of a request: request line, headers and body.
 ///
-/// `target` is the path and query, already percent-encoded. A body is sent
-/// as JSON with its `Content-Length`.
-pub fn encode_request(method: &str, target: &str, body: Option<&[u8]>) -> Vec<u8> {
+/// `target` is the path and query, already percent-encoded;
+/// `authorization` is a whole `Authorization` value. A body is sent as JSON
+/// with its `Content-Length`.
+pub fn encode_request(
+    method: &str,
+    target: &str,
+    authorization: Option<&str>,
+    body: Option<&[u8]>,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + body.map_or(0, <[u8]>::len));
     // `Host` is not required by vigild (api.md §2.4) but HTTP/1.1 wants one;
     // over a Unix socket there is no name to give, so say `localhost` as
@@ -165,6 +172,9 @@ pub fn encode_request(method: &str, target: &str, body: Option<&[u8]>) -> Vec<u8
         env!("CARGO_PKG_VERSION")
     );
     out.extend_from_slice(head.as_bytes());
+    if let Some(value) = authorization {
+        out.extend_from_slice(format!("Authorization: {value}\r\n").as_bytes());
+    }
     if let Some(body) = body {
         let framing = format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",
@@ -533,14 +543,18 @@ mod tests {
 
     #[test]
     fn request_bytes() {
-        let bytes = encode_request("POST", "/v1/services", Some(br#"{"a":1}"#));
+        let bytes = encode_request("POST", "/v1/services", None, Some(br#"{"a":1}"#));
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.starts_with("POST /v1/services HTTP/1.1\r\nHost: localhost\r\n"));
         assert!(text.contains("\r\nConnection: close\r\n"));
         assert!(text.contains("\r\nContent-Type: application/json\r\nContent-Length: 7\r\n"));
         assert!(text.ends_with("\r\n\r\n{\"a\":1}"));
-        let get = String::from_utf8(encode_request("GET", "/v1/x", None)).unwrap();
+        let get = String::from_utf8(encode_request("GET", "/v1/x", None, None)).unwrap();
         assert!(!get.contains("Content-Length"));
+        assert!(!get.contains("Authorization"));
+        let auth = encode_request("GET", "/v1/x", Some("Basic YTpi"), None);
+        let auth = String::from_utf8(auth).unwrap();
+        assert!(auth.contains("\r\nAuthorization: Basic YTpi\r\n"), "{auth}");
         assert!(get.ends_with("\r\n\r\n"));
     }
 

@@ -10,12 +10,14 @@
 //! change waits have no timeout (cli.md §2.2). Once Ctrl-C is caught (see
 //! [`crate::interrupt`]), every read stops with [`Error::Interrupted`].
 //!
-//! Only the Unix socket is implemented. `--url` (plain HTTP and HTTPS
-//! through ureq) will be another [`Transport`] variant; [`Client::exchange`]
-//! is the one place that looks at the transport, and everything above it
-//! (envelopes, waits, streams) is transport-neutral.
+//! Two transports: HTTP/1.1 over the Unix socket ([`http1`]) and `--url`,
+//! plain HTTP or HTTPS through ureq ([`url`]). [`Client::exchange`] is the
+//! one place that looks at the transport; everything above it (envelopes,
+//! waits, streams) is transport-neutral. `--user` credentials go on every
+//! request, whatever the transport (cli.md §2.1).
 
 pub mod http1;
+pub mod url;
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
@@ -51,6 +53,92 @@ pub enum Transport {
         /// The socket's path.
         socket: PathBuf,
     },
+    /// Plain HTTP or HTTPS (`--url`).
+    Url {
+        /// `http://` or `https://`, a host and maybe a path prefix, without
+        /// a trailing `/`; the request's target is appended.
+        base: String,
+        /// How to check the server and present ourselves, for `https://`.
+        tls: TlsOptions,
+        /// The proxy URL to go through, if any (cli.md §2.1).
+        proxy: Option<String>,
+    },
+}
+
+/// The TLS options of `--url https://…`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// `--insecure`: accept any server certificate.
+    pub insecure: bool,
+    /// `--cacert`: a PEM bundle trusted on top of the public web roots.
+    pub cacert: Option<PathBuf>,
+    /// `--cert` and `--key`: a client certificate for mTLS.
+    pub identity: Option<ClientIdentity>,
+}
+
+/// A client certificate chain and its private key, both PEM files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// HTTP Basic credentials (`--user USER:PASS`). `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    user: String,
+    password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password", &"…")
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// Splits `USER:PASS` at its first `:`; `None` without one. The user
+    /// may be empty, as may the password, which may itself contain `:`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (user, password) = text.split_once(':')?;
+        Some(Self {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        })
+    }
+
+    /// The value of the `Authorization` header (RFC 7617).
+    pub fn header(&self) -> String {
+        let pair = format!("{}:{}", self.user, self.password);
+        format!("Basic {}", base64(pair.as_bytes()))
+    }
+}
+
+/// `bytes` in standard base64 with padding (RFC 4648 §4).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for group in bytes.chunks(3) {
+        let b = [
+            group[0],
+            group.get(1).copied().unwrap_or(0),
+            group.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (index, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if index <= group.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// An HTTP method the CLI uses.
@@ -180,6 +268,18 @@ pub enum Error {
         /// What `connect` said.
         source: io::Error,
     },
+    /// vigild could not be reached at `--url`: refused, unknown host, a
+    /// proxy failure, or a TLS handshake that failed (say, on the server's
+    /// certificate).
+    ConnectUrl {
+        /// The base URL.
+        url: String,
+        /// Why, in lower case.
+        reason: String,
+    },
+    /// The client could not be set up: a `--cacert`, `--cert` or `--key`
+    /// file is unreadable or not PEM, or a proxy URL is invalid.
+    Setup(String),
     /// Sending the request or reading the reply failed after connecting.
     Io(io::Error),
     /// The reply did not complete within the request's timeout.
@@ -214,6 +314,10 @@ impl fmt::Display for Error {
                 socket.display(),
                 reason(source)
             ),
+            Self::ConnectUrl { url, reason } => {
+                write!(f, "cannot connect to vigild at {url}: {reason}")
+            }
+            Self::Setup(message) => f.write_str(message),
             Self::Io(error) => write!(f, "cannot communicate with vigild: {}", reason(error)),
             Self::TimedOut(timeout) => write!(
                 f,
@@ -342,7 +446,7 @@ impl Reply {
 
 /// The lines of a streamed body, each without its line end, as they arrive.
 pub struct Lines {
-    reader: BufReader<BodyReader<Incoming<Conn>>>,
+    reader: BufReader<ReplyBody>,
     timeout: Option<Duration>,
 }
 
@@ -379,20 +483,59 @@ impl Iterator for Lines {
     }
 }
 
+/// The body of a reply, whichever transport carries it.
+enum ReplyBody {
+    /// Read from the Unix socket by [`http1`].
+    Unix(BodyReader<Incoming<Conn>>),
+    /// Read through ureq.
+    Url(url::Body),
+}
+
+impl Read for ReplyBody {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Unix(body) => body.read(buf),
+            Self::Url(body) => body.read(buf),
+        }
+    }
+}
+
+/// A reply whose head has been read.
+struct Exchange {
+    status: u16,
+    body: ReplyBody,
+}
+
+/// How a [`Client`] reaches vigild.
+#[derive(Debug)]
+enum Connector {
+    Unix { socket: PathBuf },
+    Url(url::Agent),
+}
+
 /// A connection to vigild's API.
 #[derive(Debug)]
 pub struct Client {
-    transport: Transport,
+    connector: Connector,
+    authorization: Option<String>,
     interrupt: Option<&'static AtomicBool>,
 }
 
 impl Client {
-    /// A client for `transport`.
-    pub fn new(transport: Transport) -> Self {
-        Self {
-            transport,
+    /// A client for `transport`, sending `credentials` (if any) on every
+    /// request. Fails only for `--url`, when a TLS file cannot be used.
+    pub fn new(transport: Transport, credentials: Option<&Credentials>) -> Result<Self, Error> {
+        let connector = match transport {
+            Transport::Unix { socket } => Connector::Unix { socket },
+            Transport::Url { base, tls, proxy } => {
+                Connector::Url(url::Agent::open(&base, &tls, proxy.as_deref())?)
+            }
+        };
+        Ok(Self {
+            connector,
+            authorization: credentials.map(Credentials::header),
             interrupt: None,
-        }
+        })
     }
 
     /// Makes every later read stop with [`Error::Interrupted`] once `flag`
@@ -462,25 +605,36 @@ impl Client {
     }
 
     /// Connects, sends `request` and reads the reply's head.
-    fn exchange(&self, request: &Request) -> Result<http1::Response<Incoming<Conn>>, Error> {
-        let deadline = request.timeout.map(|timeout| Instant::now() + timeout);
-        let stream = match &self.transport {
-            Transport::Unix { socket } => {
-                UnixStream::connect(socket).map_err(|source| Error::Connect {
-                    socket: socket.clone(),
-                    source,
-                })?
+    fn exchange(&self, request: &Request) -> Result<Exchange, Error> {
+        let authorization = self.authorization.as_deref();
+        let socket = match &self.connector {
+            Connector::Unix { socket } => socket,
+            Connector::Url(agent) => {
+                let (status, body) = agent.exchange(request, authorization, self.interrupt)?;
+                return Ok(Exchange {
+                    status,
+                    body: ReplyBody::Url(body),
+                });
             }
         };
+        let deadline = request.timeout.map(|timeout| Instant::now() + timeout);
+        let stream = UnixStream::connect(socket).map_err(|source| Error::Connect {
+            socket: socket.clone(),
+            source,
+        })?;
         let mut conn = Conn::new(stream, deadline, self.interrupt);
         let bytes = http1::encode_request(
             request.method.as_str(),
             &request.target(),
+            authorization,
             request.body.as_deref(),
         );
         let written = conn.write_all(&bytes);
         match (written, http1::read_response(conn)) {
-            (_, Ok(response)) => Ok(response),
+            (_, Ok(response)) => Ok(Exchange {
+                status: response.status,
+                body: ReplyBody::Unix(response.body),
+            }),
             // A server may reply and close before reading all of a request
             // it refuses; its reply says more than the failed write.
             (Err(error), Err(_)) | (Ok(()), Err(error)) => {
@@ -502,9 +656,13 @@ mod tests {
     use crate::fake::{FakeServer, Reply as Canned};
 
     fn client(server: &FakeServer) -> Client {
-        Client::new(Transport::Unix {
-            socket: server.socket().to_owned(),
-        })
+        Client::new(
+            Transport::Unix {
+                socket: server.socket().to_owned(),
+            },
+            None,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -532,6 +690,7 @@ mod tests {
         let seen = server.finish();
         assert_eq!(seen[0].method, "GET");
         assert_eq!(seen[0].target, "/v1/services?names=db");
+        assert_eq!(seen[0].authorization, None);
     }
 
     #[test]
@@ -606,9 +765,13 @@ mod tests {
     #[test]
     fn connection_error_wording() {
         let socket = std::env::temp_dir().join("vigil-no-such-dir/vigild.sock");
-        let error = Client::new(Transport::Unix {
-            socket: socket.clone(),
-        })
+        let error = Client::new(
+            Transport::Unix {
+                socket: socket.clone(),
+            },
+            None,
+        )
+        .unwrap()
         .send(&Request::get("/v1/system-info"))
         .unwrap_err();
         assert_eq!(
@@ -680,5 +843,113 @@ mod tests {
         let error = client(&server).send(&request).unwrap_err();
         assert!(matches!(error, Error::TimedOut(_)), "{error}");
         server.finish();
+    }
+
+    #[test]
+    fn basic_credentials() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        let credentials = Credentials::parse("Aladdin:open sesame").unwrap();
+        assert_eq!(credentials.header(), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert!(!format!("{credentials:?}").contains("sesame"));
+        assert_eq!(Credentials::parse("no-colon"), None);
+    }
+
+    #[test]
+    fn credentials_go_over_the_socket() {
+        let server = FakeServer::start(vec![Canned::json(
+            200,
+            json!({"type": "sync", "status-code": 200, "status": "OK", "result": 1}),
+        )]);
+        let transport = Transport::Unix {
+            socket: server.socket().to_owned(),
+        };
+        let credentials = Credentials::parse("a:b");
+        let client = Client::new(transport, credentials.as_ref()).unwrap();
+        assert_eq!(client.sync::<u32>(&Request::get("/v1/x")).unwrap(), 1);
+        let seen = server.finish();
+        assert_eq!(seen[0].authorization.as_deref(), Some("Basic YTpi"));
+    }
+
+    fn url_client(base: String, credentials: Option<&Credentials>) -> Client {
+        let transport = Transport::Url {
+            base,
+            tls: TlsOptions::default(),
+            proxy: None,
+        };
+        Client::new(transport, credentials).unwrap()
+    }
+
+    #[test]
+    fn url_refused_connection_wording() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let error = url_client(base.clone(), None)
+            .send(&Request::get("/v1/system-info"))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("cannot connect to vigild at {base}: connection refused")
+        );
+    }
+
+    #[test]
+    fn url_error_status_is_the_envelope_error_and_sends_credentials() {
+        use std::io::Write;
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            let body = r#"{"type":"error","status-code":401,"status":"Unauthorized","result":{"message":"access denied","kind":"login-required"}}"#;
+            let reply = format!(
+                "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            (&stream).write_all(reply.as_bytes()).unwrap();
+            head
+        });
+        let credentials = Credentials::parse("a:b");
+        let error = url_client(base, credentials.as_ref())
+            .sync::<serde_json::Value>(&Request::get("/v1/services").query("names", "a b"))
+            .unwrap_err();
+        assert_eq!(error.to_string(), "access denied");
+        assert_eq!(error.api().unwrap().status, 401);
+        let head = server.join().unwrap().to_ascii_lowercase();
+        assert!(
+            head.starts_with("get /v1/services?names=a%20b http/1.1\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nauthorization: basic ytpi\r\n"), "{head}");
+    }
+
+    #[test]
+    fn unreadable_tls_files_fail_setup() {
+        let transport = Transport::Url {
+            base: "https://127.0.0.1:1".into(),
+            tls: TlsOptions {
+                cacert: Some("/nonexistent/ca.pem".into()),
+                ..TlsOptions::default()
+            },
+            proxy: None,
+        };
+        let error = Client::new(transport, None).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "cannot read --cacert /nonexistent/ca.pem: no such file or directory"
+        );
     }
 }

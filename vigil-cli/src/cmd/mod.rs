@@ -25,7 +25,7 @@ use std::time::SystemTime;
 use argh::{ArgsInfo, FromArgs};
 
 use crate::args::UsageError;
-use crate::client::{self, Client, Reply, Transport};
+use crate::client::{self, Client, Reply};
 use crate::format::Format;
 use crate::global::Globals;
 use crate::interrupt;
@@ -87,7 +87,13 @@ impl Command {
     /// Runs the command against the server that `globals` designate, and
     /// returns its exit code (cli.md §2.4).
     pub fn run(self, globals: &Globals) -> ExitCode {
-        let mut context = Context::new(globals);
+        let mut context = match Context::new(globals) {
+            Ok(context) => context,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        };
         let outcome = match self {
             Self::Services(command) => command.run(&context),
             Self::Start(command) => command.run(&mut context),
@@ -136,14 +142,12 @@ pub struct Context {
 }
 
 impl Context {
-    fn new(globals: &Globals) -> Self {
-        Self {
-            client: Client::new(Transport::Unix {
-                socket: globals.socket.clone(),
-            }),
+    fn new(globals: &Globals) -> Result<Self, client::Error> {
+        Ok(Self {
+            client: Client::new(globals.transport.clone(), globals.credentials.as_ref())?,
             now: SystemTime::now(),
             zone: LocalZone,
-        }
+        })
     }
 
     /// How to show times: relative to now, or absolute with `--abs-time`.

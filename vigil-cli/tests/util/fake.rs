@@ -149,6 +149,8 @@ pub struct Seen {
     pub method: String,
     /// The path and query as sent.
     pub target: String,
+    /// The `Authorization` header, if one came.
+    pub authorization: Option<String>,
     /// The body.
     pub body: Vec<u8>,
 }
@@ -285,11 +287,17 @@ fn read_request(stream: &mut UnixStream) -> io::Result<Seen> {
     let mut request_line = lines.next().unwrap_or_default().split(' ');
     let method = request_line.next().unwrap_or_default().to_owned();
     let target = request_line.next().unwrap_or_default().to_owned();
-    let length: usize = lines
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse().ok())
+    let fields: Vec<(&str, &str)> = lines.filter_map(|line| line.split_once(':')).collect();
+    let field = |wanted: &str| {
+        fields
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .map(|(_, value)| value.trim().to_owned())
+    };
+    let length: usize = field("content-length")
+        .and_then(|value| value.parse().ok())
         .unwrap_or(0);
+    let authorization = field("authorization");
     let mut body = bytes[head_end..].to_vec();
     while body.len() < length {
         let count = stream.read(&mut buf)?;
@@ -301,6 +309,7 @@ fn read_request(stream: &mut UnixStream) -> io::Result<Seen> {
     Ok(Seen {
         method,
         target,
+        authorization,
         body,
     })
 }
