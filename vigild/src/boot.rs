@@ -107,6 +107,7 @@ pub fn run(config: &Config, relaunch: &Relaunch) -> ExitCode {
             .https
             .as_ref()
             .map(|(l, _)| l.address().to_owned()),
+        security_warnings: Vec::new(),
     };
     let mut reactor = match Reactor::new(socket, state, logger) {
         Ok(reactor) => reactor,

@@ -22,7 +22,7 @@ use vigil_proto::api::{
 };
 use vigil_proto::duration;
 
-use crate::http::{Peer, Request, Response};
+use crate::http::{Peer, Request, Response, Transport};
 use crate::identity;
 use crate::logs::{LogStore, ServiceFilter, StreamFormat};
 use access::Class;
@@ -64,6 +64,10 @@ pub struct State {
     pub http_address: Option<String>,
     /// The HTTPS listener's address, for `system-info`.
     pub https_address: Option<String>,
+    /// Failed login attempts of the request just handled, for the reactor
+    /// to log as security warnings (api.md §5); drained after each request,
+    /// so it holds at most one.
+    pub security_warnings: Vec<String>,
 }
 
 /// The answer to a request.
@@ -220,6 +224,24 @@ pub fn handle(state: &mut State, request: &Request, peer: &Peer, now: Now) -> Re
         request.header("authorization"),
         state.daemon_uid,
     );
+    if let Some(failed) = &caller.failed {
+        let transport = match peer.transport {
+            Transport::Unix => "the Unix socket",
+            Transport::Http => "HTTP",
+            Transport::Https => "HTTPS",
+        };
+        // Names the claimed user, never the password.
+        let warning = match failed {
+            identity::Failed::Basic { user } => format!(
+                "Security: basic authentication failed for user {} over {transport}",
+                api::quote(user)
+            ),
+            identity::Failed::Certificate => {
+                format!("Security: a client certificate over {transport} matched no identity")
+            }
+        };
+        state.security_warnings.push(warning);
+    }
     if !access::allows(route.class(method), caller.access, peer.transport) {
         let envelope = api::Response::<()>::error(StatusCode::Unauthorized, "access denied")
             .with_kind(api::ErrorKind::LoginRequired);

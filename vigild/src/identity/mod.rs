@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use vigil_proto::api::identities::{self as wire, MASK};
 use vigil_proto::api::{Access, IdentitiesAction, quote};
 
-pub use resolve::{Resolved, resolve};
+pub use resolve::{Failed, Resolved, resolve};
 
 /// One validated identity: a level and at least one way to be recognised.
 #[derive(Clone, Debug, PartialEq, Eq)]

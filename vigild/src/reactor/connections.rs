@@ -254,6 +254,9 @@ impl Reactor {
                 };
                 let peer = connection.http.peer().clone();
                 let reply = api::handle(&mut self.state, &request, &peer, now);
+                for warning in std::mem::take(&mut self.state.security_warnings) {
+                    self.warn(&warning);
+                }
                 self.answer(&mut connection, reply, now);
                 // A handler's effects (a spawn, above all) are applied before
                 // any other input reaches the supervisor.
