@@ -6,6 +6,7 @@
 pub mod api;
 pub mod boot;
 pub mod changes;
+pub mod checks;
 pub mod config;
 pub mod exit;
 pub mod http;
