@@ -9,5 +9,6 @@ pub mod api;
 pub mod cmdline;
 pub mod duration;
 pub mod plan;
+pub mod reason;
 pub mod signal;
 mod suggest;

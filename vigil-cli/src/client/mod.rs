@@ -25,6 +25,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
+use vigil_proto::reason::io_reason as reason;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -365,24 +366,6 @@ impl Error {
             Some(protocol) => Self::Protocol(protocol.clone()),
             None => Self::Io(error),
         }
-    }
-}
-
-/// The reason in an I/O error, worded as Go (and so Pebble) words it:
-/// `no such file or directory`, without Rust's `(os error 2)`.
-fn reason(error: &io::Error) -> String {
-    let text = error.to_string();
-    let text = match error.raw_os_error() {
-        Some(code) => text
-            .strip_suffix(&format!(" (os error {code})"))
-            .unwrap_or(&text)
-            .to_owned(),
-        None => text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => text,
     }
 }
 

@@ -11,6 +11,7 @@ use std::path::Path;
 use super::Layer;
 use super::decode::{Source, Tainted, decode_layer};
 use super::error::{Place, Problem};
+use crate::reason::io_reason;
 
 /// The largest layer file read. Real layers are a few kilobytes; the bound
 /// keeps a stray log file named `x.yaml` from being read into memory.
@@ -236,26 +237,6 @@ fn entry_problem(path: &Path, message: String) -> Problem {
         },
         subject: String::new(),
         message,
-    }
-}
-
-/// An I/O error as a lower-case phrase, without Rust's "(os error N)".
-pub(crate) fn io_reason(error: &io::Error) -> String {
-    let text = match error.kind() {
-        io::ErrorKind::NotFound => "no such file or directory".to_string(),
-        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        _ => {
-            let text = error.to_string();
-            match text.find(" (os error") {
-                Some(end) => text[..end].to_string(),
-                None => text,
-            }
-        }
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => text,
     }
 }
 

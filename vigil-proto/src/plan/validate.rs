@@ -431,7 +431,7 @@ impl Checker<'_> {
                 }
             }
             Err(error) => {
-                let reason = crate::plan::dir::io_reason(&error);
+                let reason = crate::reason::io_reason(&error);
                 self.problem(
                     kind,
                     name,

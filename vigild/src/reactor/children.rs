@@ -560,13 +560,7 @@ fn exec_error(program: &str, error: &io::Error) -> SpawnError {
     SpawnError { message, not_found }
 }
 
-/// An I/O error as a lower-case phrase without "(os error N)".
-pub fn reason(error: &io::Error) -> String {
-    match error.raw_os_error() {
-        Some(code) => nix::errno::Errno::from_raw(code).desc().to_lowercase(),
-        None => error.to_string(),
-    }
-}
+pub use vigil_proto::reason::io_reason as reason;
 
 fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: fcntl on a descriptor we own, with valid flags.
