@@ -20,6 +20,7 @@
 //! - [`system`]: `/v1/system-info` and `/v1/health` (§6.1, §6.2);
 //! - [`services`]: `/v1/services` and `/v1/signals` (§6.3, §6.5);
 //! - [`changes`]: changes and tasks (§6.4, §7);
+//! - [`checks`]: `/v1/checks` and `/v1/checks/refresh` (§6.8);
 //! - [`plan`]: the `/v1/layers` body (§6.6, §6.7);
 //! - [`logs`]: log entries and the logs query values (§6.9);
 //! - [`identities`]: access levels, identities and seed files (§5, §6.10, §8).
@@ -29,6 +30,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer};
 
 pub mod changes;
+pub mod checks;
 pub mod daemon;
 pub mod envelope;
 pub mod identities;
@@ -43,6 +45,10 @@ pub mod time;
 pub use changes::{
     Change, ChangeAction, ChangeActionRequest, ChangeSelect, ChangeStatus, Task, TaskLogLevel,
     TaskProgress,
+};
+pub use checks::{
+    CheckInfo, CheckLevel, CheckStatus, ChecksAction, ChecksChanged, ChecksRequest, RefreshRequest,
+    RefreshResult,
 };
 pub use daemon::{DaemonAction, DaemonRequest};
 pub use envelope::{Body, ErrorKind, ErrorResult, Response, StatusCode};
