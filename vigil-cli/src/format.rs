@@ -164,11 +164,11 @@ fn is_plain(text: &str) -> bool {
         && !KEYWORDS.contains(&text.to_ascii_lowercase().as_str())
 }
 
-/// Whether `text` has several lines and reads back unchanged from a literal
-/// block.
+/// Whether `text` has several lines, or one that ends in a line break (a
+/// task log), and reads back unchanged from a literal block.
 fn is_literal(text: &str) -> bool {
     let body = text.strip_suffix('\n').unwrap_or(text);
-    body.contains('\n')
+    (body.contains('\n') || (text.ends_with('\n') && !body.is_empty()))
         && !body.ends_with('\n')
         && !body.starts_with([' ', '\t'])
         && !body
@@ -259,10 +259,10 @@ mod tests {
             to_yaml(&change),
             "err: |-\n  cannot perform the following tasks:\n  - Start service \"web\" (boom)\ntail: |\n  a\n  b\n"
         );
-        let in_list = node(r#"[" lead\nx","a\n\nb","a\n  \nb","a\n\n"]"#);
+        let in_list = node(r#"[" lead\nx","a\n\nb","a\n  \nb","a\n\n","one\n","\n"]"#);
         assert_eq!(
             to_yaml(&in_list),
-            "- \" lead\\nx\"\n- |-\n  a\n\n  b\n- \"a\\n  \\nb\"\n- \"a\\n\\n\"\n"
+            "- \" lead\\nx\"\n- |-\n  a\n\n  b\n- \"a\\n  \\nb\"\n- \"a\\n\\n\"\n- |\n  one\n- \"\\n\"\n"
         );
     }
 
