@@ -400,3 +400,358 @@ fn vigild_stop_and_restart_post_the_action_and_do_not_wait() {
         assert_eq!(body, json!({ "action": action }));
     }
 }
+
+/// The spec's `GET /v1/checks` example and more, as JSON text in the API's
+/// key order: `api` failing in its change, `db` failing with a recovery
+/// change that has logged nothing yet, `disk` inactive, `web` passing.
+const CHECKS: &str = r#"[{"name":"api","level":"ready","startup":"enabled","status":"down","successes":12,"failures":3,"threshold":3,"change-id":"44","prev-change-id":"40"},{"name":"db","level":"alive","startup":"enabled","status":"down","successes":0,"failures":2,"threshold":2,"change-id":"46","prev-change-id":"41"},{"name":"disk","startup":"disabled","status":"inactive","successes":0,"threshold":3},{"name":"web","startup":"enabled","status":"up","successes":7,"threshold":3,"change-id":"47"}]"#;
+
+/// A check change with one task whose log is `log`.
+fn check_change(id: u64, log: &[&str]) -> Value {
+    let mut task = json!({"id": "9", "kind": "perform-check", "summary": "Perform HTTP check \"api\"",
+                          "status": "Doing", "progress": {"label": "", "done": 0, "total": 1},
+                          "spawn-time": "2025-03-01T10:00:00Z"});
+    if !log.is_empty() {
+        task["log"] = json!(log);
+    }
+    json!({"id": id.to_string(), "kind": "perform-check", "summary": "Perform HTTP check \"api\"",
+           "status": "Doing", "ready": false, "spawn-time": "2025-03-01T10:00:00Z", "tasks": [task]})
+}
+
+fn targets(seen: Vec<crate::util::fake::Seen>) -> Vec<String> {
+    seen.into_iter().map(|seen| seen.target).collect()
+}
+
+#[test]
+fn checks_table_with_the_last_error_of_each_failing_check() {
+    let server = FakeServer::start(vec![
+        Reply::sync_text(CHECKS),
+        Reply::sync(check_change(
+            44,
+            &[
+                "2025-03-01T10:00:00Z ERROR dial tcp 127.0.0.1:8080: connect: connection refused",
+                "2025-03-01T10:00:05Z ERROR non-2xx status code 503",
+                "2025-03-01T10:00:06Z INFO an info line is not the error",
+            ],
+        )),
+        Reply::sync(check_change(46, &[])),
+        Reply::sync(check_change(
+            41,
+            &[
+                "2025-03-01T10:00:00Z ERROR Get \"http://127.0.0.1:8080/health\": dial tcp 127.0.0.1:8080: connect: connection refused",
+            ],
+        )),
+    ]);
+    vigil(server.socket(), &["checks"]).expect(
+        0,
+        "Check  Level  Startup   Status    Successes  Failures  Change\n\
+         api    ready  enabled   down      12         3/3       44 (non-2xx status code 503)\n\
+         db     alive  enabled   down      0          2/2       46 (Get \"http://127.0.0.1:8080/health\": d... run \"vigil tasks 41\" for more)\n\
+         disk   -      disabled  inactive  -          -         -\n\
+         web    -      enabled   up        7          0/3       47\n",
+        "",
+    );
+    assert_eq!(
+        targets(server.finish()),
+        [
+            "/v1/checks",
+            "/v1/changes/44",
+            "/v1/changes/46",
+            "/v1/changes/41"
+        ]
+    );
+}
+
+#[test]
+fn a_change_that_cannot_be_read_shows_its_error() {
+    let api = r#"[{"name":"api","startup":"enabled","status":"down","successes":0,"failures":3,"threshold":3,"change-id":"44"}]"#;
+    let server = FakeServer::start(vec![
+        Reply::sync_text(api),
+        Reply::error(404, "cannot find change with id \"44\""),
+        Reply::sync_text(api),
+        Reply::error(404, "cannot find change with id \"44\""),
+    ]);
+    vigil(server.socket(), &["checks"]).expect(
+        0,
+        "Check  Level  Startup  Status  Successes  Failures  Change\n\
+         api    -      enabled  down    0          3/3       44 (cannot find change with id \"44\")\n",
+        "",
+    );
+    vigil(server.socket(), &["check", "api"]).expect(
+        1,
+        "",
+        "error: cannot get task logs for change 44: cannot find change with id \"44\"\n",
+    );
+    assert_eq!(
+        targets(server.finish()),
+        [
+            "/v1/checks",
+            "/v1/changes/44",
+            "/v1/checks?names=api",
+            "/v1/changes/44"
+        ]
+    );
+}
+
+#[test]
+fn checks_filters_formats_and_empty_lists() {
+    let server = FakeServer::start(vec![
+        Reply::sync_text(CHECKS),
+        Reply::sync(json!([])),
+        Reply::sync(json!([])),
+        Reply::sync(json!([])),
+        Reply::sync(json!([])),
+    ]);
+    vigil(
+        server.socket(),
+        &["checks", "--format=json", "--level", "ready", "api"],
+    )
+    .expect(0, &format!("{CHECKS}\n"), "");
+    vigil(server.socket(), &["checks"]).expect(0, "", "Plan has no health checks.\n");
+    vigil(server.socket(), &["checks", "x", "y"]).expect(0, "", "No matching health checks.\n");
+    vigil(server.socket(), &["checks", "--level=alive"]).expect(
+        0,
+        "",
+        "No matching health checks.\n",
+    );
+    vigil(server.socket(), &["checks", "--format", "yaml"]).expect(0, "[]\n", "");
+    assert_eq!(
+        targets(server.finish()),
+        [
+            "/v1/checks?level=ready&names=api",
+            "/v1/checks",
+            "/v1/checks?names=x%2Cy",
+            "/v1/checks?level=alive",
+            "/v1/checks"
+        ]
+    );
+    let socket = std::path::Path::new("/nonexistent/vigild.sock");
+    vigil(socket, &["checks", "--level", "live"]).expect(
+        2,
+        "",
+        "error: invalid value \"live\" for --level (expected alive or ready)\n",
+    );
+}
+
+#[test]
+fn check_shows_one_check_with_its_task_log() {
+    let api = r#"[{"name":"api","level":"ready","startup":"enabled","status":"down","successes":12,"failures":3,"threshold":3,"change-id":"44","prev-change-id":"40"}]"#;
+    let log = [
+        "2025-03-01T10:00:00Z ERROR non-2xx status code 503\n<h1>down</h1>",
+        "2025-03-01T10:00:05Z ERROR non-2xx status code 503",
+    ];
+    let server = FakeServer::start(vec![
+        Reply::sync_text(api),
+        Reply::sync(check_change(44, &log)),
+        Reply::sync_text(api),
+        Reply::sync(check_change(44, &log)),
+    ]);
+    vigil(server.socket(), &["check", "api"]).expect(
+        0,
+        "name: api\n\
+         level: ready\n\
+         startup: enabled\n\
+         status: down\n\
+         successes: 12\n\
+         failures: 3\n\
+         threshold: 3\n\
+         change-id: \"44\"\n\
+         prev-change-id: \"40\"\n\
+         logs: |\n  \
+           2025-03-01T10:00:00Z ERROR non-2xx status code 503\n  \
+           <h1>down</h1>\n  \
+           2025-03-01T10:00:05Z ERROR non-2xx status code 503\n",
+        "",
+    );
+    vigil(server.socket(), &["check", "--format=json", "api"]).expect(
+        0,
+        "{\"name\":\"api\",\"level\":\"ready\",\"startup\":\"enabled\",\"status\":\"down\",\
+         \"successes\":12,\"failures\":3,\"threshold\":3,\"change-id\":\"44\",\"prev-change-id\":\"40\",\
+         \"logs\":\"2025-03-01T10:00:00Z ERROR non-2xx status code 503\\n<h1>down</h1>\\n\
+         2025-03-01T10:00:05Z ERROR non-2xx status code 503\\n\"}\n",
+        "",
+    );
+    assert_eq!(
+        targets(server.finish()),
+        [
+            "/v1/checks?names=api",
+            "/v1/changes/44",
+            "/v1/checks?names=api",
+            "/v1/changes/44"
+        ]
+    );
+}
+
+#[test]
+fn check_of_a_passing_check_fetches_no_log() {
+    let server = FakeServer::start(vec![Reply::sync_text(
+        r#"[{"name":"web","startup":"enabled","status":"up","successes":7,"threshold":3,"change-id":"47"}]"#,
+    )]);
+    vigil(server.socket(), &["check", "web"]).expect(
+        0,
+        "name: web\nstartup: enabled\nstatus: up\nsuccesses: 7\nthreshold: 3\nchange-id: \"47\"\n",
+        "",
+    );
+    assert_eq!(targets(server.finish()), ["/v1/checks?names=web"]);
+}
+
+#[test]
+fn check_refresh_shows_the_probe_error() {
+    let refreshed = r#"{"info":{"name":"api","startup":"enabled","status":"up","successes":0,"failures":1,"threshold":3,"change-id":"45","prev-change-id":"44"},"error":"dial tcp 127.0.0.1:8080: connect: connection refused"}"#;
+    let server = FakeServer::start(vec![
+        Reply::sync_text(refreshed),
+        Reply::sync(check_change(45, &[])),
+        Reply::sync(check_change(
+            44,
+            &["2025-03-01T10:00:00Z ERROR dial tcp 127.0.0.1:8080: connect: connection refused"],
+        )),
+    ]);
+    vigil(server.socket(), &["check", "--refresh", "api"]).expect(
+        0,
+        "name: api\n\
+         startup: enabled\n\
+         status: up\n\
+         successes: 0\n\
+         failures: 1\n\
+         threshold: 3\n\
+         change-id: \"45\"\n\
+         prev-change-id: \"44\"\n\
+         error: \"dial tcp 127.0.0.1:8080: connect: connection refused\"\n\
+         logs: |\n  \
+           2025-03-01T10:00:00Z ERROR dial tcp 127.0.0.1:8080: connect: connection refused\n",
+        "",
+    );
+    let seen = server.finish();
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(seen[0].target, "/v1/checks/refresh");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&seen[0].body).unwrap(),
+        json!({"name": "api"})
+    );
+    assert_eq!(targets(seen)[1..], ["/v1/changes/45", "/v1/changes/44"]);
+}
+
+#[test]
+fn check_unknown() {
+    let server = FakeServer::start(vec![
+        Reply::sync(json!([])),
+        Reply::error(404, "cannot find check \"x\""),
+    ]);
+    vigil(server.socket(), &["check", "x"]).expect(1, "", "error: cannot find check \"x\"\n");
+    vigil(server.socket(), &["check", "--refresh", "x"]).expect(
+        1,
+        "",
+        "error: cannot find check \"x\"\n",
+    );
+    assert_eq!(
+        targets(server.finish()),
+        ["/v1/checks?names=x", "/v1/checks/refresh"]
+    );
+    let socket = std::path::Path::new("/nonexistent/vigild.sock");
+    vigil(socket, &["check"]).expect(
+        2,
+        "",
+        "error: required positional arguments not provided: CHECK\n",
+    );
+}
+
+#[test]
+fn start_and_stop_checks() {
+    let server = FakeServer::start(vec![
+        Reply::sync(json!({"changed": ["a", "b"]})),
+        Reply::sync(json!({"changed": []})),
+        Reply::sync(json!({"changed": ["a"]})),
+        Reply::sync(json!({"changed": []})),
+        Reply::error(400, "cannot start checks: cannot find checks in plan: x"),
+    ]);
+    vigil(server.socket(), &["start-checks", "a", "b"]).expect(0, "Checks started: a, b\n", "");
+    vigil(server.socket(), &["start-checks", "a"]).expect(0, "Checks already started.\n", "");
+    vigil(server.socket(), &["stop-checks", "a", "c"]).expect(0, "Checks stopped: a\n", "");
+    vigil(server.socket(), &["stop-checks", "c"]).expect(0, "Checks already stopped.\n", "");
+    vigil(server.socket(), &["start-checks", "x"]).expect(
+        1,
+        "",
+        "error: cannot start checks: cannot find checks in plan: x\n",
+    );
+    let seen = server.finish();
+    let bodies: Vec<(String, String, Value)> = seen
+        .into_iter()
+        .map(|seen| {
+            (
+                seen.method,
+                seen.target,
+                serde_json::from_slice(&seen.body).unwrap(),
+            )
+        })
+        .collect();
+    let post = |body: Value| ("POST".to_owned(), "/v1/checks".to_owned(), body);
+    assert_eq!(
+        bodies,
+        [
+            post(json!({"action": "start", "checks": ["a", "b"]})),
+            post(json!({"action": "start", "checks": ["a"]})),
+            post(json!({"action": "stop", "checks": ["a", "c"]})),
+            post(json!({"action": "stop", "checks": ["c"]})),
+            post(json!({"action": "start", "checks": ["x"]})),
+        ]
+    );
+    let socket = std::path::Path::new("/nonexistent/vigild.sock");
+    vigil(socket, &["start-checks"]).expect(2, "", "error: missing argument CHECK\n");
+    vigil(socket, &["stop-checks"]).expect(2, "", "error: missing argument CHECK\n");
+}
+
+#[test]
+fn health_is_the_exit_code_and_502_is_not_an_error() {
+    let healthy = || Reply::sync(json!({"healthy": true}));
+    // api.md §6.2: unhealthy is a sync reply with HTTP 502.
+    let unhealthy = || {
+        Reply::json(
+            502,
+            json!({"type": "sync", "status-code": 502, "status": "Bad Gateway",
+                   "result": {"healthy": false}}),
+        )
+    };
+    let server = FakeServer::start(vec![
+        healthy(),
+        unhealthy(),
+        healthy(),
+        unhealthy(),
+        unhealthy(),
+        Reply::error(400, "level must be \"alive\" or \"ready\""),
+    ]);
+    vigil(server.socket(), &["health"]).expect(0, "healthy\n", "");
+    vigil(
+        server.socket(),
+        &["health", "--level", "ready", "api", "db"],
+    )
+    .expect(1, "unhealthy\n", "");
+    vigil(server.socket(), &["health", "--format=json"]).expect(0, "{\"healthy\":true}\n", "");
+    vigil(
+        server.socket(),
+        &["health", "--format", "json", "--level=alive"],
+    )
+    .expect(1, "{\"healthy\":false}\n", "");
+    vigil(server.socket(), &["health", "--format", "yaml"]).expect(1, "healthy: false\n", "");
+    vigil(server.socket(), &["health", "api"]).expect(
+        1,
+        "",
+        "error: level must be \"alive\" or \"ready\"\n",
+    );
+    assert_eq!(
+        targets(server.finish()),
+        [
+            "/v1/health",
+            "/v1/health?level=ready&names=api%2Cdb",
+            "/v1/health",
+            "/v1/health?level=alive",
+            "/v1/health",
+            "/v1/health?names=api"
+        ]
+    );
+    let socket = std::path::Path::new("/nonexistent/vigild.sock");
+    vigil(socket, &["health", "--level", "live"]).expect(
+        2,
+        "",
+        "error: invalid value \"live\" for --level (expected alive or ready)\n",
+    );
+}

@@ -11,6 +11,7 @@
 //! every command fails the same way.
 
 mod changes;
+mod checks;
 mod daemon;
 mod identities;
 mod logs;
@@ -53,6 +54,16 @@ pub enum Command {
     Autostart(services::Autostart),
     /// `replan`
     Replan(services::Replan),
+    /// `checks`
+    Checks(checks::Checks),
+    /// `check`
+    Check(checks::ShowCheck),
+    /// `start-checks`
+    StartChecks(checks::StartChecks),
+    /// `stop-checks`
+    StopChecks(checks::StopChecks),
+    /// `health`
+    Health(checks::Health),
     /// `changes`
     Changes(changes::Changes),
     /// `tasks`
@@ -101,6 +112,11 @@ impl Command {
             Self::Restart(command) => command.run(&mut context),
             Self::Autostart(command) => command.run(&mut context),
             Self::Replan(command) => command.run(&mut context),
+            Self::Checks(command) => command.run(&context),
+            Self::Check(command) => command.run(&context),
+            Self::StartChecks(command) => command.run(&context),
+            Self::StopChecks(command) => command.run(&context),
+            Self::Health(command) => command.run(&context),
             Self::Changes(command) => command.run(&context),
             Self::Tasks(command) => command.run(&context),
             Self::Logs(command) => command.run(&mut context),

@@ -78,7 +78,7 @@ fn services_table(services: &[ServiceInfo], times: &Times<'_>) -> String {
 }
 
 /// A wire enum's name, as the API spells it (`enabled`, `backoff`).
-fn wire_name(value: &impl serde::Serialize) -> String {
+pub(super) fn wire_name(value: &impl serde::Serialize) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(name)) => name,
         _ => "-".to_owned(),

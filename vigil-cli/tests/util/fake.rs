@@ -137,6 +137,7 @@ fn reason(status: u16) -> &'static str {
         400 => "Bad Request",
         404 => "Not Found",
         500 => "Internal Server Error",
+        502 => "Bad Gateway",
         504 => "Gateway Timeout",
         _ => "Whatever",
     }
