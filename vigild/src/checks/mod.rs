@@ -10,6 +10,8 @@
 //! injected").
 //!
 //! - `state`: one check's settings, counters, schedule and transitions;
+//! - [`probe`]: the blocking HTTP and TCP probes that worker threads run,
+//!   the one part of `checks` that touches sockets;
 //! - `tests`: the fake-clock harness and the acceptance tests of issue 5.
 //!
 //! The rules are the spec's checks-and-alerts.md §1–§8; section numbers in
@@ -24,6 +26,7 @@
 //! supervisor's `Changes`) without touching the schedule.
 #![deny(missing_docs)]
 
+pub mod probe;
 mod state;
 
 #[cfg(test)]
