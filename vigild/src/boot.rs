@@ -92,6 +92,9 @@ pub fn run(config: &Config, relaunch: &Relaunch) -> ExitCode {
     };
     let state = State {
         supervisor: Supervisor::new(built.plan, options),
+        // Started by the reactor with the boot, at its first clock reading.
+        checks: crate::checks::Checks::default(),
+        check_changes: crate::checks::tracker::Tracker::default(),
         logs: LogStore::new(config.log_buffer_size),
         layers_dir: config.layers_dir.clone(),
         layers: api::LayerStack::new(layers),

@@ -431,6 +431,18 @@ impl Changes {
         self.set_status(task, ChangeStatus::Error, now);
     }
 
+    /// Adds an `ERROR` line to a task's log without ending it (a check's
+    /// failed probe below its threshold).
+    pub fn log_error(&mut self, task: TaskId, text: impl Into<String>, now: Now) {
+        self.push_log(task, TaskLogLevel::Error, text.into(), now);
+    }
+
+    /// Marks a task `Error` whose log already says why (a check reaching its
+    /// threshold logged the failure with [`log_error`](Self::log_error)).
+    pub fn fail_logged(&mut self, task: TaskId, now: Now) {
+        self.set_status(task, ChangeStatus::Error, now);
+    }
+
     /// Marks a task `Hold`: it will not run.
     pub fn hold(&mut self, task: TaskId, now: Now) {
         self.set_status(task, ChangeStatus::Hold, now);

@@ -17,8 +17,7 @@ use crate::supervisor::ServiceMetrics;
 /// The reply's `Content-Type`.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// A check's figures. No check runs yet, so the daemon passes none; the
-/// families are rendered all the same.
+/// A check's figures.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckMetrics {
     /// The check.
@@ -42,7 +41,22 @@ pub struct AlertMetrics {
 
 /// Answers `GET /v1/metrics`.
 pub(super) fn metrics(state: &State) -> Reply {
-    let body = render(&state.supervisor.metrics(), &[], &[]);
+    let checks: Vec<CheckMetrics> = state
+        .checks
+        .metrics()
+        .into_iter()
+        .map(|c| CheckMetrics {
+            up: match c.status {
+                crate::checks::CheckStatus::Up => Some(true),
+                crate::checks::CheckStatus::Down => Some(false),
+                crate::checks::CheckStatus::Inactive => None,
+            },
+            name: c.name,
+            successes: c.success_count,
+            failures: c.failure_count,
+        })
+        .collect();
+    let body = render(&state.supervisor.metrics(), &checks, &[]);
     Reply::Now(Response::new(
         StatusCode::Ok,
         CONTENT_TYPE,

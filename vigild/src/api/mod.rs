@@ -7,6 +7,7 @@
 //! completes later. Handlers never touch a file descriptor, except the
 //! replan, which re-reads the layers directory.
 
+mod checks;
 pub mod daemon;
 mod follow;
 pub mod metrics;
@@ -34,6 +35,7 @@ mod identities;
 mod plan;
 mod signals;
 
+pub use self::checks::refresh_done;
 pub use self::plan::LayerStack;
 
 /// What the daemon knows that handlers read and act on.
@@ -41,6 +43,10 @@ pub use self::plan::LayerStack;
 pub struct State {
     /// The supervision core.
     pub supervisor: Supervisor,
+    /// The health checks' schedules and counters.
+    pub checks: crate::checks::Checks,
+    /// The changes the running checks run under.
+    pub check_changes: crate::checks::tracker::Tracker,
     /// Every service's captured output.
     pub logs: LogStore,
     /// The layers directory, re-read by a replan.
@@ -84,6 +90,12 @@ pub enum Reply {
         deadline: Option<Instant>,
         /// The timeout as asked, for the 504 message.
         timeout: Duration,
+    },
+    /// `POST /v1/checks/refresh`: answer when `probe` ends (its timeout
+    /// bounds the wait).
+    Refresh {
+        /// The probe.
+        probe: crate::checks::ProbeId,
     },
     /// `GET /v1/logs` and `/v1/logs/follow`: entries from the backlog,
     /// then (with `follow`) live ones.
@@ -131,6 +143,9 @@ enum Route<'a> {
     OpenApi,
     Docs,
     Identities,
+    Health,
+    Checks,
+    ChecksRefresh,
 }
 
 impl<'a> Route<'a> {
@@ -159,6 +174,9 @@ impl<'a> Route<'a> {
             ["", "openapi.json"] => Route::OpenApi,
             ["", "docs"] => Route::Docs,
             ["", "v1", "identities"] => Route::Identities,
+            ["", "v1", "health"] => Route::Health,
+            ["", "v1", "checks"] => Route::Checks,
+            ["", "v1", "checks", "refresh"] => Route::ChecksRefresh,
             _ => return None,
         })
     }
@@ -167,7 +185,9 @@ impl<'a> Route<'a> {
     fn class(self, method: &str) -> Class {
         let post = method == "POST";
         match self {
-            Route::SystemInfo | Route::OpenApi | Route::Docs => Class::Open,
+            Route::SystemInfo | Route::Health | Route::OpenApi | Route::Docs => Class::Open,
+            Route::Checks if post => Class::Write,
+            Route::ChecksRefresh => Class::Write,
             Route::Services | Route::Service | Route::Change(_) if post => Class::Write,
             // D22: reading the plan needs write, since it prints secrets
             // as written; so do adding layers and sending signals.
@@ -182,7 +202,8 @@ impl<'a> Route<'a> {
             | Route::Wait(_)
             | Route::Logs
             | Route::LogsFollow
-            | Route::Identities => Class::Read,
+            | Route::Identities
+            | Route::Checks => Class::Read,
         }
     }
 
@@ -197,11 +218,18 @@ impl<'a> Route<'a> {
             | Route::Plan
             | Route::Metrics
             | Route::OpenApi
-            | Route::Docs => &["GET"],
-            Route::Services | Route::Service | Route::Change(_) | Route::Identities => {
-                &["GET", "POST"]
-            }
-            Route::Replan | Route::Signals | Route::Layers | Route::Vigild => &["POST"],
+            | Route::Docs
+            | Route::Health => &["GET"],
+            Route::Services
+            | Route::Service
+            | Route::Change(_)
+            | Route::Identities
+            | Route::Checks => &["GET", "POST"],
+            Route::Replan
+            | Route::Signals
+            | Route::Layers
+            | Route::Vigild
+            | Route::ChecksRefresh => &["POST"],
         }
     }
 }
@@ -269,6 +297,10 @@ pub fn handle(state: &mut State, request: &Request, peer: &Peer, now: Now) -> Re
         (Route::Docs, _) => openapi::docs(),
         (Route::Identities, false) => identities::list(state),
         (Route::Identities, true) => identities::post(state, request),
+        (Route::Health, _) => checks::health(state, request),
+        (Route::Checks, false) => checks::list(state, request),
+        (Route::Checks, true) => checks::post(state, request, now),
+        (Route::ChecksRefresh, _) => checks::refresh(state, request, now),
     }
 }
 
@@ -375,7 +407,14 @@ fn abort(state: &mut State, id: &str, request: &Request, now: Now) -> Reply {
         return bad_request(e.to_string());
     }
     match state.supervisor.abort(id, now) {
-        Ok(change) => ok(change),
+        Ok(change) => {
+            // Aborting a check's change stops the check; its task ends Hold
+            // (api.md §7, "Abort").
+            if let Some(check) = state.check_changes.check_of(id).map(str::to_owned) {
+                let _ = state.checks.stop(&[check]);
+            }
+            ok(change)
+        }
         Err(refusal) => action_error(&refusal),
     }
 }

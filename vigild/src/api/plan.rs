@@ -104,6 +104,10 @@ pub(super) fn add_layer(state: &mut State, request: &Request, now: Now) -> Reply
         Err(problems) => return bad_request(problems.render(&summary, "")),
     };
     state.supervisor.update_plan(built.plan, now);
+    // Checks follow the plan at once, no replan needed
+    // (checks-and-alerts.md §2).
+    let checks = state.supervisor.plan().checks().clone();
+    state.checks.update_plan(&checks, now);
     state.layers.layers = layers;
     state.layers.additions.push(addition);
     ok(true)
@@ -122,6 +126,8 @@ pub(super) fn replan(state: &mut State, now: Now) -> Reply {
     };
     match state.supervisor.replan(built.plan, now) {
         Ok(id) => {
+            let checks = state.supervisor.plan().checks().clone();
+            state.checks.replan(&checks, now);
             state.layers.layers = layers;
             Reply::Now(Response::json(&api::Response::<()>::async_change(id)))
         }

@@ -5,29 +5,30 @@
 //! It is fully deterministic: time comes only from the inputs (a [`Now`]) and
 //! it never touches a file descriptor, a process, a socket or a clock. It
 //! says what to do as [`Effect`]s (run a probe, cancel one, report a
-//! threshold crossing or a recovery, log) and the reactor applies them. That
+//! threshold crossing or a recovery, log) and the reactor applies them
+//! (`reactor/probes.rs`). That
 //! is how it is tested, with a fake clock (DESIGN.md invariant 6, "time is
 //! injected").
 //!
 //! - `state`: one check's settings, counters, schedule and transitions;
-//! - [`probe`]: the blocking HTTP and TCP probes that worker threads run,
+//! - [`probe`]: the blocking HTTP and TCP probes that probe threads run,
 //!   the one part of `checks` that touches sockets;
+//! - [`tracker`]: the `perform-check` and `recover-check` changes;
 //! - `tests`: the fake-clock harness and the acceptance tests of issue 5.
 //!
 //! The rules are the spec's checks-and-alerts.md §1–§8; section numbers in
 //! comments refer to it.
 //!
-//! **Not here yet:** the `perform-check` and `recover-check` changes of §6
-//! (kind, summary, task log, `change-id`/`prev-change-id`, change-update
-//! notices). [`Effect::Down`] and [`Effect::Up`] are exactly the points
-//! where a `perform-check` change reaches Error and a `recover-check` change
-//! reaches Done, and every counted result already logs the task's lines as
-//! [`Effect::Log`], so the changes can be built on these effects (in the
-//! supervisor's `Changes`) without touching the schedule.
+//! The `perform-check` and `recover-check` changes of §6 live in the
+//! supervisor's change store; the core only says when one opens
+//! ([`Effect::Opened`]), what its task logs ([`Effect::TaskLog`]) and how it
+//! ends ([`Effect::Down`], [`Effect::Up`], [`Effect::Closed`]).
+//! [`tracker`] keeps the change ids and applies those effects.
 #![deny(missing_docs)]
 
 pub mod probe;
 mod state;
+pub mod tracker;
 
 #[cfg(test)]
 mod tests;
@@ -183,20 +184,52 @@ pub enum Effect {
         result: Result<(), ProbeFailure>,
     },
     /// `check` has just reached its threshold: once per crossing, never once
-    /// per failed probe (§7). Alerts fire and `on-check-failure` actions run.
+    /// per failed probe (§7). The open `perform-check` change ends `Error`
+    /// (its task has already logged the failure), alerts fire and
+    /// `on-check-failure` actions run; an [`Effect::Opened`] for the
+    /// `recover-check` change follows.
     Down {
         /// The check.
         check: String,
         /// The failure that crossed the threshold.
         failure: ProbeFailure,
     },
-    /// `check` was down and a probe has just succeeded (§6, recover-check
-    /// Done). Alerts fire; no service action.
+    /// `check` was down and a probe has just succeeded: the open
+    /// `recover-check` change ends `Done` (§6), alerts fire, no service
+    /// action; an [`Effect::Opened`] for a new `perform-check` follows.
     Up {
         /// The check.
         check: String,
     },
-    /// A line for the daemon log (and, later, the check's task log).
+    /// The check is now running with a fresh change: a `perform-check`
+    /// change, or a `recover-check` change right after [`Effect::Down`]
+    /// (§6). Any change of the check still open was ended before this.
+    Opened {
+        /// The check.
+        check: String,
+        /// Whether the change is a `recover-check`.
+        recovering: bool,
+        /// `HTTP`, `TCP` or `exec`, for the summary.
+        probe_kind: &'static str,
+    },
+    /// The check stopped running (stopped, restarted with a new config,
+    /// removed, or its change aborted): its open change ends `Hold` (api.md
+    /// §7, "Abort"). Neither alerts nor service actions follow.
+    Closed {
+        /// The check.
+        check: String,
+    },
+    /// A line for the task of the check's open change (§6): `Info` for
+    /// `succeeded after 2 failures`, `Error` for a failure and its details.
+    TaskLog {
+        /// The check.
+        check: String,
+        /// `Info` or `Error`.
+        level: LogLevel,
+        /// The line.
+        text: String,
+    },
+    /// A line for the daemon log.
     Log {
         /// How important.
         level: LogLevel,
@@ -258,7 +291,7 @@ impl std::error::Error for UnknownChecks {}
 /// is still running (a refresh started mid-period, a late reactor) is
 /// skipped, and the schedule goes on (§3: missed probes are not run in a
 /// burst).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Checks {
     checks: BTreeMap<String, CheckRecord>,
     effects: VecDeque<Effect>,

@@ -171,6 +171,7 @@ impl CheckRecord {
                     next_probe_at: now + self.config.first_delay,
                 };
                 self.log(out, LogLevel::Debug, "started".to_owned());
+                self.opened(false, out);
                 true
             }
         }
@@ -187,6 +188,7 @@ impl CheckRecord {
                     self.cancel(out);
                 }
                 self.log(out, LogLevel::Debug, "stopped".to_owned());
+                self.closed(out);
                 true
             }
         }
@@ -194,8 +196,12 @@ impl CheckRecord {
 
     /// The check left the plan: cancel whatever probe is in flight.
     pub(crate) fn forget(&mut self, out: &mut VecDeque<Effect>) {
+        let was_running = self.activity != Activity::Inactive;
         self.activity = Activity::Inactive;
         self.cancel(out);
+        if was_running {
+            self.closed(out);
+        }
         self.log(out, LogLevel::Info, "removed from the plan".to_owned());
     }
 
@@ -214,6 +220,9 @@ impl CheckRecord {
         }
         self.cancel(out);
         let was_running = self.activity != Activity::Inactive;
+        if was_running {
+            self.closed(out);
+        }
         self.activity = Activity::Inactive;
         if was_running || self.enabled() {
             self.log(
@@ -343,6 +352,7 @@ impl CheckRecord {
                 out.push_back(Effect::Up {
                     check: self.name.clone(),
                 });
+                self.opened(false, out);
             }
             Ok(()) => {
                 if self.failures > 0 {
@@ -352,6 +362,7 @@ impl CheckRecord {
                         "failures"
                     };
                     let message = format!("succeeded after {} {noun}", self.failures);
+                    self.task_log(out, LogLevel::Info, message.clone());
                     self.log(out, LogLevel::Info, message);
                 }
                 self.successes += 1;
@@ -360,8 +371,13 @@ impl CheckRecord {
             Err(failure) => {
                 self.failures = self.failures.saturating_add(1);
                 self.log(out, LogLevel::Error, failure.message.clone());
+                self.task_log(out, LogLevel::Error, failure.message.clone());
+                // The details follow as INFO lines, so that the task's last
+                // ERROR line (what `vigil checks` shows) and the change's
+                // `err` are the failure messages themselves.
                 for line in &failure.details {
                     self.log(out, LogLevel::Error, line.clone());
+                    self.task_log(out, LogLevel::Info, line.clone());
                 }
                 // Exactly at the threshold: once per crossing, never once per
                 // failed probe (§7). Later failures only count.
@@ -375,9 +391,35 @@ impl CheckRecord {
                         check: self.name.clone(),
                         failure,
                     });
+                    self.opened(true, out);
                 }
             }
         }
+    }
+
+    /// The check runs under a new change.
+    fn opened(&self, recovering: bool, out: &mut VecDeque<Effect>) {
+        out.push_back(Effect::Opened {
+            check: self.name.clone(),
+            recovering,
+            probe_kind: self.config.spec.kind(),
+        });
+    }
+
+    /// The check's change ends without an outcome.
+    fn closed(&self, out: &mut VecDeque<Effect>) {
+        out.push_back(Effect::Closed {
+            check: self.name.clone(),
+        });
+    }
+
+    /// A line for the task of the check's change.
+    fn task_log(&self, out: &mut VecDeque<Effect>, level: LogLevel, text: String) {
+        out.push_back(Effect::TaskLog {
+            check: self.name.clone(),
+            level,
+            text,
+        });
     }
 
     /// A log line naming the check.

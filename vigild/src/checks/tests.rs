@@ -22,6 +22,14 @@ fn checks_of(yaml: &str) -> BTreeMap<String, Check> {
     plan.checks().clone()
 }
 
+fn opened(check: &str, recovering: bool) -> Effect {
+    Effect::Opened {
+        check: check.to_owned(),
+        recovering,
+        probe_kind: "TCP",
+    }
+}
+
 fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -77,7 +85,12 @@ impl Harness {
                 Effect::Cancel { probe, .. } | Effect::Finished { probe, .. } => {
                     self.in_flight.remove(probe);
                 }
-                Effect::Down { .. } | Effect::Up { .. } | Effect::Log { .. } => {}
+                Effect::Down { .. }
+                | Effect::Up { .. }
+                | Effect::Log { .. }
+                | Effect::Opened { .. }
+                | Effect::Closed { .. }
+                | Effect::TaskLog { .. } => {}
             }
             self.effects.push(effect);
         }
@@ -138,7 +151,7 @@ impl Harness {
     fn take_quiet(&mut self) -> Vec<Effect> {
         self.take()
             .into_iter()
-            .filter(|e| !matches!(e, Effect::Log { .. }))
+            .filter(|e| !matches!(e, Effect::Log { .. } | Effect::TaskLog { .. }))
             .collect()
     }
 
@@ -435,10 +448,13 @@ fn stop_cancels_the_probe_and_keeps_counters_start_resets_them() {
     h.drain();
     assert_eq!(
         h.take_quiet(),
-        vec![Effect::Cancel {
-            check: "db".into(),
-            probe
-        }]
+        vec![
+            Effect::Cancel {
+                check: "db".into(),
+                probe
+            },
+            Effect::Closed { check: "db".into() }
+        ]
     );
     assert_eq!(h.status("db"), (CheckStatus::Inactive, 0, 1));
     assert_eq!(h.checks.next_deadline(), None);
@@ -457,6 +473,7 @@ fn stop_cancels_the_probe_and_keeps_counters_start_resets_them() {
         names(&["db"])
     );
     h.drain();
+    assert_eq!(h.take_quiet(), vec![opened("db", false)]);
     assert_eq!(h.status("db"), (CheckStatus::Up, 0, 0));
     assert_eq!(
         h.checks.start(&names(&["db"]), h.now()).unwrap(),
@@ -529,10 +546,18 @@ fn update_plan_starts_new_restarts_changed_and_forgets_removed_checks() {
     let effects = h.take_quiet();
     assert_eq!(
         effects,
-        vec![Effect::Cancel {
-            check: "old".into(),
-            probe: old
-        }]
+        vec![
+            Effect::Cancel {
+                check: "old".into(),
+                probe: old
+            },
+            Effect::Closed {
+                check: "old".into()
+            },
+            Effect::Closed { check: "db".into() },
+            opened("db", false),
+            opened("new", false),
+        ]
     );
     assert!(h.checks.checks(None, &names(&["old"])).is_empty());
     assert_eq!(h.status("db"), (CheckStatus::Up, 0, 0));
@@ -570,10 +595,14 @@ fn a_changed_running_check_with_a_probe_in_flight_cancels_it_and_restarts() {
     h.drain();
     assert_eq!(
         h.take_quiet(),
-        vec![Effect::Cancel {
-            check: "db".into(),
-            probe
-        }]
+        vec![
+            Effect::Cancel {
+                check: "db".into(),
+                probe
+            },
+            Effect::Closed { check: "db".into() },
+            opened("db", false),
+        ]
     );
     assert_eq!(
         h.checks.next_deadline(),
@@ -609,4 +638,71 @@ fn health_levels_ready_includes_alive() {
     assert!(h.checks.healthy(None, &names(&["unknown"])));
     h.checks.stop(&names(&["live"])).unwrap();
     assert!(h.checks.healthy(None, &[]));
+}
+
+#[test]
+fn the_task_logs_failures_and_the_changes_turn_at_down_and_up() {
+    let mut h = Harness::new(TCP);
+    let task_log = |effects: &[Effect]| -> Vec<String> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::TaskLog { level, text, .. } => Some(format!("{level:?} {text}")),
+                _ => None,
+            })
+            .collect()
+    };
+    for _ in 0..2 {
+        h.secs(1);
+        h.answer("db", fail("refused"));
+    }
+    let effects = h.take();
+    assert_eq!(
+        task_log(&effects),
+        ["Error refused", "Info detail line"].repeat(2)
+    );
+    h.secs(1);
+    h.answer("db", fail("refused"));
+    let lifecycle: Vec<Effect> = h
+        .take_quiet()
+        .into_iter()
+        .filter(|e| !matches!(e, Effect::Probe { .. } | Effect::Finished { .. }))
+        .collect();
+    assert_eq!(
+        lifecycle,
+        vec![
+            Effect::Down {
+                check: "db".into(),
+                failure: ProbeFailure {
+                    message: "refused".into(),
+                    details: vec!["detail line".into()],
+                },
+            },
+            opened("db", true),
+        ]
+    );
+    h.secs(1);
+    h.answer("db", Ok(()));
+    let lifecycle: Vec<Effect> = h
+        .take_quiet()
+        .into_iter()
+        .filter(|e| !matches!(e, Effect::Probe { .. } | Effect::Finished { .. }))
+        .collect();
+    assert_eq!(
+        lifecycle,
+        vec![Effect::Up { check: "db".into() }, opened("db", false)]
+    );
+    // A success after failures below the threshold says so in the task.
+    h.secs(1);
+    h.answer("db", fail("refused"));
+    h.secs(1);
+    h.answer("db", Ok(()));
+    assert_eq!(
+        task_log(&h.take()),
+        [
+            "Error refused",
+            "Info detail line",
+            "Info succeeded after 1 failure"
+        ]
+    );
 }

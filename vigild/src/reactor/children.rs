@@ -46,6 +46,9 @@ pub struct Launch {
     /// Whether stdout and stderr are captured through pipes; otherwise the
     /// child inherits vigild's (`logs-forward: passthrough`).
     pub capture: bool,
+    /// With `capture`: stdout and stderr share one pipe, returned as
+    /// [`Spawned::stdout`] (an exec probe's merged output).
+    pub merge_output: bool,
 }
 
 /// A started child.
@@ -280,7 +283,13 @@ pub fn spawn(launch: &Launch) -> Result<Spawned, SpawnError> {
     };
     let dev_null = std::fs::File::open("/dev/null").map_err(setup)?;
     let outputs = if launch.capture {
-        Some((pipe().map_err(setup)?, pipe().map_err(setup)?))
+        let stdout = pipe().map_err(setup)?;
+        let stderr = if launch.merge_output {
+            None
+        } else {
+            Some(pipe().map_err(setup)?)
+        };
+        Some((stdout, stderr))
     } else {
         None
     };
@@ -288,7 +297,9 @@ pub fn spawn(launch: &Launch) -> Result<Spawned, SpawnError> {
     let child_fds = ChildFds {
         stdin: dev_null.as_raw_fd(),
         stdout: outputs.as_ref().map(|((_, w), _)| w.as_raw_fd()),
-        stderr: outputs.as_ref().map(|(_, (_, w))| w.as_raw_fd()),
+        stderr: outputs
+            .as_ref()
+            .map(|((_, out), err)| err.as_ref().map_or(out.as_raw_fd(), |(_, w)| w.as_raw_fd())),
         report: report_write.as_raw_fd(),
     };
     let exec = Exec {
@@ -315,10 +326,9 @@ pub fn spawn(launch: &Launch) -> Result<Spawned, SpawnError> {
     drop(report_write);
     drop(dev_null);
     let (stdout, stderr) = match outputs {
-        Some(((out_read, out_write), (err_read, err_write))) => {
+        Some(((out_read, out_write), err)) => {
             drop(out_write);
-            drop(err_write);
-            (Some(out_read), Some(err_read))
+            (Some(out_read), err.map(|(err_read, _)| err_read))
         }
         None => (None, None),
     };
@@ -691,6 +701,7 @@ mod tests {
         Launch {
             argv: vec!["sh".into(), "-c".into(), script.into()],
             capture: true,
+            merge_output: false,
             ..Launch::default()
         }
     }
@@ -865,6 +876,7 @@ mod tests {
             argv: vec!["vigil-test-hello".into()],
             environment: vec![("PATH".into(), format!("/nonexistent:{}", dir.display()))],
             capture: true,
+            merge_output: false,
             ..Launch::default()
         })
         .unwrap();

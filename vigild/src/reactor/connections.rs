@@ -97,6 +97,8 @@ enum Parked {
     },
     /// A stream of log entries.
     Logs(Box<LogFeed>),
+    /// For a refresh probe to end (`POST /v1/checks/refresh`).
+    Refresh { probe: crate::checks::ProbeId },
 }
 
 /// Where a log stream is, and what it still owes its reader.
@@ -132,7 +134,8 @@ impl ApiConnection {
         let wait = match &self.parked {
             Some(Parked::Wait { deadline, .. }) => *deadline,
             Some(Parked::Logs(feed)) => feed.ping_at,
-            None => None,
+            // The probe ends by its timeout at the latest.
+            Some(Parked::Refresh { .. }) | None => None,
         };
         [self.http.deadline(), wait, self.handshake_deadline()]
             .into_iter()
@@ -321,6 +324,9 @@ impl Reactor {
                     timeout,
                 });
             }
+            Reply::Refresh { probe } => {
+                connection.parked = Some(Parked::Refresh { probe });
+            }
             Reply::Logs {
                 filter,
                 count,
@@ -473,6 +479,30 @@ impl Reactor {
                 let _ = connection.http.respond(response, now.monotonic);
             }
             self.drive_connection(token, now, false);
+        }
+    }
+
+    /// Answers the refreshes parked on probes that ended this turn.
+    pub(super) fn refreshes_done(&mut self, now: Now) {
+        for (check, probe, outcome) in std::mem::take(&mut self.probes.finished) {
+            let tokens: Vec<Token> = self
+                .slots
+                .iter()
+                .filter(|(_, slot)| {
+                    matches!(slot, Slot::Connection(c)
+                        if matches!(&c.parked, Some(Parked::Refresh { probe: waited }) if *waited == probe))
+                })
+                .map(|(token, _)| *token)
+                .collect();
+            for token in tokens {
+                if let Some(Slot::Connection(connection)) = self.slots.get_mut(&token) {
+                    connection.parked = None;
+                    let response = api::refresh_done(&self.state, &check, outcome.clone());
+                    let response = api::daemon::maintained(&self.state, response);
+                    let _ = connection.http.respond(response, now.monotonic);
+                }
+                self.drive_connection(token, now, false);
+            }
         }
     }
 

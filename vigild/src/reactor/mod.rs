@@ -17,6 +17,7 @@ mod connections;
 pub mod listener;
 pub mod output;
 mod pipes;
+mod probes;
 pub mod signals;
 pub mod tcp;
 pub mod timers;
@@ -27,7 +28,7 @@ use std::os::fd::AsRawFd as _;
 use std::time::{Instant, SystemTime};
 
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 use nix::sys::signal::Signal;
 
 use crate::api::State;
@@ -51,6 +52,8 @@ const STDOUT: Token = Token(3);
 const STDERR: Token = Token(4);
 const HTTP_LISTENER: Token = Token(5);
 const HTTPS_LISTENER: Token = Token(6);
+/// Probe threads report back through this.
+const WAKER: Token = Token(7);
 /// Tokens from here on are handed out to connections, pidfds and pipes.
 const FIRST_DYNAMIC: usize = 16;
 
@@ -86,6 +89,8 @@ enum Slot {
     /// A child's pidfd: only a wake-up for the reaper.
     Pidfd,
     Pipe(Box<Pipe>),
+    /// The merged output of an exec probe.
+    ProbeOutput(crate::checks::ProbeId),
 }
 
 /// A child that is still ours to reap.
@@ -124,6 +129,10 @@ pub struct Reactor {
     new_output: bool,
     /// Log entries framed for the streams, shared between them.
     frames: connections::FrameCache,
+    /// Health-check probes in flight.
+    probes: probes::Probes,
+    /// The checks were stopped for the daemon's shutdown.
+    checks_stopped: bool,
 }
 
 impl std::fmt::Debug for Reactor {
@@ -140,6 +149,7 @@ impl Reactor {
         let poll = Poll::new()?;
         let signals = Signals::new()?;
         let timer = Timer::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
         let mut reactor = Reactor {
             poll,
             signals,
@@ -159,6 +169,8 @@ impl Reactor {
             unfinished: Vec::new(),
             new_output: false,
             frames: connections::FrameCache::default(),
+            probes: probes::Probes::new(waker),
+            checks_stopped: false,
         };
         let registry = reactor.poll.registry();
         registry.register(
@@ -195,6 +207,10 @@ impl Reactor {
         let mut events = Events::with_capacity(256);
         let mut now = clock();
         self.state.supervisor.boot(now, hold);
+        // Checks start as soon as their layer is loaded (checks-and-alerts.md
+        // §2), whatever `--hold` says about services.
+        let checks = self.state.supervisor.plan().checks().clone();
+        self.state.checks.update_plan(&checks, now);
         loop {
             self.apply_effects(now);
             if let Some(code) = self.exit {
@@ -227,6 +243,7 @@ impl Reactor {
             // nothing.
             self.reap(now);
             self.state.supervisor.handle_timeout(now);
+            self.state.checks.handle_timeout(now);
             self.connection_timeouts(now);
             self.pipe_timeouts(now);
         }
@@ -239,6 +256,10 @@ impl Reactor {
             LISTENER => self.accept(Transport::Unix, now),
             HTTP_LISTENER => self.accept(Transport::Http, now),
             HTTPS_LISTENER => self.accept(Transport::Https, now),
+            WAKER => {
+                self.collect_probe_results(now);
+                self.apply_effects(now);
+            }
             STDOUT | STDERR => {
                 self.streams.flush();
                 self.watch_streams();
@@ -246,6 +267,10 @@ impl Reactor {
             token => match self.slots.get(&token) {
                 Some(Slot::Connection(_)) => self.drive_connection(token, now, true),
                 Some(Slot::Pipe(_)) => self.read_pipe(token, now),
+                Some(Slot::ProbeOutput(probe)) => {
+                    let probe = *probe;
+                    self.read_probe_output(probe);
+                }
                 // The reaper runs after every turn anyway.
                 Some(Slot::Pidfd) => {}
                 // Sporadic events for closed tokens happen (mio docs).
@@ -293,7 +318,10 @@ impl Reactor {
     /// reaped and forgotten. Pids nobody owns are orphans.
     fn reap(&mut self, now: Now) {
         while let Some((pid, status)) = children::next_exited() {
-            if self.children.contains_key(&pid) {
+            if let Some(probe) = self.probes.exec_probe_of(pid) {
+                self.exec_probe_exited(probe, pid, status, now);
+                self.apply_effects(now);
+            } else if self.children.contains_key(&pid) {
                 // Read what the service wrote before it died, so a failed
                 // start shows it.
                 self.drain_pipes_of(pid, now);
@@ -330,8 +358,30 @@ impl Reactor {
         }
     }
 
+    /// Applies what the supervisor and the check scheduler asked for, until
+    /// neither has more (a check going down acts on services; a service
+    /// action never acts on checks, so this ends), then answers the
+    /// refreshes whose probes ended.
     fn apply_effects(&mut self, now: Now) {
+        loop {
+            if self.state.supervisor.is_shutting_down() && !self.checks_stopped {
+                // Shutdown stops every check first (supervision.md §12).
+                self.checks_stopped = true;
+                self.state.checks.stop_all();
+            }
+            let checks = self.apply_check_effects(now);
+            let supervisor = self.apply_supervisor_effects(now);
+            if !checks && !supervisor {
+                break;
+            }
+        }
+        self.refreshes_done(now);
+    }
+
+    fn apply_supervisor_effects(&mut self, now: Now) -> bool {
+        let mut any = false;
         while let Some(effect) = self.state.supervisor.poll_effect() {
+            any = true;
             match effect {
                 Effect::Spawn(request) => {
                     let service = request.service.clone();
@@ -349,12 +399,7 @@ impl Reactor {
                     service,
                     message,
                 } => {
-                    let level = match level {
-                        crate::supervisor::LogLevel::Debug => LogLevel::Debug,
-                        crate::supervisor::LogLevel::Info => LogLevel::Info,
-                        crate::supervisor::LogLevel::Warning => LogLevel::Warn,
-                        crate::supervisor::LogLevel::Error => LogLevel::Error,
-                    };
+                    let level = log_level(level);
                     match &service {
                         Some(service) => self.log(level, &message, &[("service", service)]),
                         None => self.log(level, &message, &[]),
@@ -368,6 +413,7 @@ impl Reactor {
                 Effect::Exit { code } => self.exit = Some(code),
             }
         }
+        any
     }
 
     fn spawn(
@@ -385,6 +431,7 @@ impl Reactor {
             group: request.group,
             group_id: request.group_id,
             capture: request.logs_forward != LogsForward::Passthrough,
+            merge_output: false,
         };
         let spawned = children::spawn(&launch).map_err(|error| crate::supervisor::SpawnError {
             kind: if error.not_found {
@@ -486,6 +533,9 @@ impl Reactor {
 
     fn arm_timer(&mut self) {
         let mut deadline = self.state.supervisor.next_deadline();
+        if let Some(checks) = self.state.checks.next_deadline() {
+            deadline = Some(deadline.map_or(checks, |d| d.min(checks)));
+        }
         let mut consider = |candidate: Option<Instant>| {
             if let Some(candidate) = candidate {
                 deadline = Some(deadline.map_or(candidate, |d| d.min(candidate)));
@@ -495,7 +545,7 @@ impl Reactor {
             match slot {
                 Slot::Connection(connection) => consider(connection.deadline()),
                 Slot::Pipe(pipe) => consider(pipe.deadline()),
-                Slot::Pidfd => {}
+                Slot::Pidfd | Slot::ProbeOutput(_) => {}
             }
         }
         if let Err(error) = self.timer.arm(deadline, Instant::now()) {
@@ -597,6 +647,16 @@ impl Reactor {
         // Nothing is left to supervise: the readers of stdout and stderr
         // get a moment to take the last lines.
         self.streams.drain(FINAL_DRAIN);
+    }
+}
+
+/// The supervisor's log levels as the daemon log's.
+fn log_level(level: crate::supervisor::LogLevel) -> LogLevel {
+    match level {
+        crate::supervisor::LogLevel::Debug => LogLevel::Debug,
+        crate::supervisor::LogLevel::Info => LogLevel::Info,
+        crate::supervisor::LogLevel::Warning => LogLevel::Warn,
+        crate::supervisor::LogLevel::Error => LogLevel::Error,
     }
 }
 

@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 mod backoff;
+mod checks;
 mod commands;
 mod config;
 mod contract;
@@ -60,6 +61,7 @@ use self::tasks::Work;
 use crate::changes::{Changes, MAX_CHANGES};
 
 pub use self::backoff::JITTER_DIVISOR;
+pub use self::checks::CheckTaskEnd;
 pub use self::commands::ActionError;
 pub use self::contract::{
     Effect, ExitStatus, LogLevel, NoOutput, Now, Pid, RecentOutput, SpawnError, SpawnErrorKind,

@@ -1,0 +1,478 @@
+//! Running health-check probes for the check scheduler
+//! (checks-and-alerts.md §3, §4) and applying its effects.
+//!
+//! - **Exec probes** are children of the loop like services: spawned here,
+//!   reaped by the one reaper, their merged output read from a pipe into a
+//!   16 KiB tail. Cancelling one sends SIGKILL to its process group, and so
+//!   does its exit, so that nothing it started outlives it.
+//! - **HTTP and TCP probes** block, so each runs on a thread of its own and
+//!   sends its result back through a channel and the loop's `Waker`. A
+//!   thread per probe in flight, not a fixed pool: each check has at most
+//!   one probe in flight and every probe ends at its timeout, so a hung
+//!   target can never queue up behind it the probes of healthy checks. The
+//!   number of probe threads is bounded by [`MAX_PROBE_THREADS`].
+
+use std::collections::{HashMap, VecDeque};
+use std::os::fd::{AsRawFd as _, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::Duration;
+
+use mio::unix::SourceFd;
+use mio::{Interest, Token, Waker};
+use nix::sys::signal::Signal;
+
+use super::children::{self, Launch};
+use super::{Child, Reactor, Slot};
+use crate::checks::{Effect, ProbeFailure, ProbeId, ProbeSpec, probe};
+use crate::config::LogLevel;
+use crate::supervisor::Now;
+
+/// The most HTTP and TCP probe threads alive at once. A probe asked for
+/// beyond it fails at once with a message saying so. Each check has at most
+/// one probe in flight, plus a cancelled one finishing its timeout, so this
+/// only binds with more than 32 HTTP or TCP checks all probing at the same
+/// moment against hung targets.
+pub const MAX_PROBE_THREADS: usize = 64;
+
+/// The stack of a probe thread: enough for a rustls handshake and ureq.
+const PROBE_STACK: usize = 256 * 1024;
+
+/// How much of an exec probe's output is kept: the last 16 KiB (§4.3).
+const OUTPUT_TAIL: usize = 16 * 1024;
+
+/// How many lines of output become a failure's details (§4.3).
+const DETAIL_LINES: usize = 5;
+
+/// A result coming back from a probe thread.
+type ThreadResult = (ProbeId, Result<(), ProbeFailure>);
+
+/// The probes in flight and the way back from their threads.
+pub(super) struct Probes {
+    running: HashMap<ProbeId, Running>,
+    sender: Sender<ThreadResult>,
+    results: Receiver<ThreadResult>,
+    waker: Arc<Waker>,
+    threads: Arc<AtomicUsize>,
+    /// Refresh replies to send once the current effects are applied:
+    /// probes that finished (with the failure message, if any) or were
+    /// cancelled (`None`).
+    pub(super) finished: Vec<(String, ProbeId, Option<Option<String>>)>,
+}
+
+impl std::fmt::Debug for Probes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probes")
+            .field("running", &self.running.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One probe in flight.
+enum Running {
+    /// A child process; cancelled ones stay until reaped.
+    Exec {
+        pid: i32,
+        /// The read end of its merged stdout and stderr, until end of file.
+        output: Option<(OwnedFd, Token)>,
+        tail: VecDeque<u8>,
+        /// Its result no longer counts: it was killed by a cancel.
+        cancelled: bool,
+    },
+    /// A thread; its result is matched by id when it arrives.
+    Thread,
+}
+
+impl Probes {
+    pub(super) fn new(waker: Waker) -> Probes {
+        let (sender, results) = channel();
+        Probes {
+            running: HashMap::new(),
+            sender,
+            results,
+            waker: Arc::new(waker),
+            threads: Arc::new(AtomicUsize::new(0)),
+            finished: Vec::new(),
+        }
+    }
+
+    /// The exec probe that `pid` runs, if any.
+    pub(super) fn exec_probe_of(&self, pid: i32) -> Option<ProbeId> {
+        self.running.iter().find_map(|(id, running)| match running {
+            Running::Exec { pid: p, .. } if *p == pid => Some(*id),
+            _ => None,
+        })
+    }
+}
+
+impl Reactor {
+    /// Applies the check scheduler's effects, then answers the refreshes
+    /// that finished.
+    pub(super) fn apply_check_effects(&mut self, now: Now) -> bool {
+        let mut any = false;
+        while let Some(effect) = self.state.checks.poll_effect() {
+            any = true;
+            match effect {
+                Effect::Probe {
+                    check,
+                    probe,
+                    spec,
+                    timeout,
+                } => self.start_probe(&check, probe, spec, timeout, now),
+                Effect::Cancel { check, probe } => self.cancel_probe(&check, probe),
+                Effect::Finished {
+                    check,
+                    probe,
+                    result,
+                } => {
+                    self.probes.finished.push((
+                        check,
+                        probe,
+                        Some(result.err().map(|f| f.message)),
+                    ));
+                }
+                Effect::Opened {
+                    check,
+                    recovering,
+                    probe_kind,
+                } => self.state.check_changes.opened(
+                    &mut self.state.supervisor,
+                    &check,
+                    recovering,
+                    probe_kind,
+                    now,
+                ),
+                Effect::Closed { check } => {
+                    self.state
+                        .check_changes
+                        .closed(&mut self.state.supervisor, &check, now);
+                }
+                Effect::TaskLog { check, level, text } => self.state.check_changes.log(
+                    &mut self.state.supervisor,
+                    &check,
+                    level,
+                    text,
+                    now,
+                ),
+                Effect::Down { check, failure } => {
+                    self.state
+                        .check_changes
+                        .ended(&mut self.state.supervisor, &check, true, now);
+                    self.log(
+                        LogLevel::Warn,
+                        &format!(
+                            "Check {} is down: {}",
+                            vigil_proto::api::quote(&check),
+                            failure.message
+                        ),
+                        &[("check", &check)],
+                    );
+                    self.state.supervisor.handle_check_down(&check, now);
+                }
+                Effect::Up { check } => {
+                    self.state
+                        .check_changes
+                        .ended(&mut self.state.supervisor, &check, false, now);
+                    self.log(
+                        LogLevel::Info,
+                        &format!("Check {} is up again.", vigil_proto::api::quote(&check)),
+                        &[("check", &check)],
+                    );
+                }
+                Effect::Log {
+                    level,
+                    check,
+                    message,
+                } => {
+                    let level = super::log_level(level);
+                    self.log(level, &message, &[("check", &check)]);
+                }
+            }
+        }
+        any
+    }
+
+    fn start_probe(
+        &mut self,
+        check: &str,
+        probe: ProbeId,
+        spec: ProbeSpec,
+        timeout: Duration,
+        now: Now,
+    ) {
+        let started = match spec {
+            ProbeSpec::Exec(exec) => self.spawn_exec_probe(check, probe, &exec, now),
+            ProbeSpec::Http(http) => {
+                self.spawn_probe_thread(probe, move || probe::http(&http, timeout))
+            }
+            ProbeSpec::Tcp(tcp) => {
+                self.spawn_probe_thread(probe, move || probe::tcp(&tcp, timeout))
+            }
+        };
+        if let Err(failure) = started {
+            self.state.checks.handle_result(probe, Err(failure), now);
+        }
+    }
+
+    fn spawn_probe_thread(
+        &mut self,
+        probe: ProbeId,
+        run: impl FnOnce() -> Result<(), ProbeFailure> + Send + 'static,
+    ) -> Result<(), ProbeFailure> {
+        let threads = Arc::clone(&self.probes.threads);
+        if threads.fetch_add(1, Ordering::SeqCst) >= MAX_PROBE_THREADS {
+            threads.fetch_sub(1, Ordering::SeqCst);
+            return Err(ProbeFailure {
+                message: format!(
+                    "cannot run probe: {MAX_PROBE_THREADS} probes are already in flight"
+                ),
+                details: Vec::new(),
+            });
+        }
+        let sender = self.probes.sender.clone();
+        let waker = Arc::clone(&self.probes.waker);
+        // Decremented by the thread however the probe ends.
+        let guard = ThreadCount(Arc::clone(&threads));
+        let spawned = std::thread::Builder::new()
+            .name("vigild-probe".into())
+            .stack_size(PROBE_STACK)
+            .spawn(move || {
+                let _guard = guard;
+                let result = run();
+                if sender.send((probe, result)).is_ok() {
+                    let _ = waker.wake();
+                }
+            });
+        match spawned {
+            Ok(_) => {
+                self.probes.running.insert(probe, Running::Thread);
+                Ok(())
+            }
+            Err(error) => Err(ProbeFailure {
+                message: format!(
+                    "cannot run probe: {}",
+                    vigil_proto::reason::io_reason(&error)
+                ),
+                details: Vec::new(),
+            }),
+        }
+    }
+
+    fn spawn_exec_probe(
+        &mut self,
+        check: &str,
+        probe: ProbeId,
+        exec: &vigil_proto::plan::ExecProbe,
+        _now: Now,
+    ) -> Result<(), ProbeFailure> {
+        let failure = |message: String| ProbeFailure {
+            message,
+            details: Vec::new(),
+        };
+        let request = self
+            .state
+            .supervisor
+            .exec_probe_request(check, exec)
+            .map_err(failure)?;
+        let launch = Launch {
+            argv: request.argv,
+            environment: request.environment.into_iter().collect(),
+            working_dir: request.working_dir.map(Into::into),
+            user: request.user,
+            user_id: request.user_id,
+            group: request.group,
+            group_id: request.group_id,
+            capture: true,
+            merge_output: true,
+        };
+        let spawned = children::spawn(&launch)
+            .map_err(|error| failure(format!("cannot start command: {}", error.message)))?;
+        let pid = spawned.pid;
+        let token = self.token();
+        if let Err(error) = self.poll.registry().register(
+            &mut SourceFd(&spawned.pidfd.as_raw_fd()),
+            token,
+            Interest::READABLE,
+        ) {
+            self.error(&format!("cannot watch process {pid}: {error}"));
+        }
+        self.slots.insert(token, Slot::Pidfd);
+        self.children.insert(
+            pid,
+            Child {
+                pidfd: spawned.pidfd,
+                token,
+            },
+        );
+        let output = spawned.stdout.and_then(|fd| {
+            let token = self.token();
+            self.poll
+                .registry()
+                .register(&mut SourceFd(&fd.as_raw_fd()), token, Interest::READABLE)
+                .ok()?;
+            self.slots.insert(token, Slot::ProbeOutput(probe));
+            Some((fd, token))
+        });
+        self.probes.running.insert(
+            probe,
+            Running::Exec {
+                pid,
+                output,
+                tail: VecDeque::new(),
+                cancelled: false,
+            },
+        );
+        Ok(())
+    }
+
+    fn cancel_probe(&mut self, check: &str, probe: ProbeId) {
+        match self.probes.running.get_mut(&probe) {
+            Some(Running::Exec { pid, cancelled, .. }) => {
+                *cancelled = true;
+                let pid = *pid;
+                self.kill_probe_group(pid);
+            }
+            Some(Running::Thread) => {
+                // The thread ends at its own timeout; its result is dropped.
+                self.probes.running.remove(&probe);
+            }
+            None => {}
+        }
+        self.probes.finished.push((check.to_owned(), probe, None));
+    }
+
+    /// SIGKILL to an exec probe's whole process group. The leader is ours
+    /// and unreaped (it is in `children` until the reaper takes it), so the
+    /// group id cannot have been reused.
+    fn kill_probe_group(&mut self, pid: i32) {
+        if !self.children.contains_key(&pid) {
+            return;
+        }
+        if let Err(error) = children::group_signal(pid, Signal::SIGKILL)
+            && error.raw_os_error() != Some(libc::ESRCH)
+        {
+            self.warn(&format!(
+                "cannot kill probe process group {pid}: {}",
+                children::reason(&error)
+            ));
+        }
+    }
+
+    /// Reads an exec probe's output into its tail, until it would block.
+    pub(super) fn read_probe_output(&mut self, probe: ProbeId) {
+        let Some(Running::Exec { output, tail, .. }) = self.probes.running.get_mut(&probe) else {
+            return;
+        };
+        let Some((fd, _)) = output else {
+            return;
+        };
+        let mut buffer = [0u8; 4096];
+        let ended = loop {
+            match nix::unistd::read(&*fd, &mut buffer) {
+                Ok(0) => break true,
+                Ok(n) => {
+                    tail.extend(&buffer[..n]);
+                    let excess = tail.len().saturating_sub(OUTPUT_TAIL);
+                    tail.drain(..excess);
+                }
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(nix::errno::Errno::EAGAIN) => break false,
+                Err(_) => break true,
+            }
+        };
+        if ended && let Some((fd, token)) = output.take() {
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&fd.as_raw_fd()));
+            self.slots.remove(&token);
+        }
+    }
+
+    /// The exec probe `probe`, process `pid`, has exited (peeked, not yet
+    /// reaped): kill what is left of its group, read the last of its
+    /// output, and report the result unless it was cancelled.
+    pub(super) fn exec_probe_exited(
+        &mut self,
+        probe: ProbeId,
+        pid: i32,
+        status: children::ExitStatus,
+        now: Now,
+    ) {
+        self.kill_probe_group(pid);
+        self.read_probe_output(probe);
+        let Some(Running::Exec {
+            output,
+            tail,
+            cancelled,
+            ..
+        }) = self.probes.running.remove(&probe)
+        else {
+            return;
+        };
+        if let Some((fd, token)) = output {
+            // A process of the group that escaped it may hold the pipe
+            // open; what it writes later no longer matters.
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&fd.as_raw_fd()));
+            self.slots.remove(&token);
+        }
+        if cancelled {
+            return;
+        }
+        let result = match status {
+            children::ExitStatus::Exited(0) => Ok(()),
+            children::ExitStatus::Exited(code) => Err(format!("exit status {code}")),
+            children::ExitStatus::Signaled(signal) => Err(format!(
+                "terminated by signal {}",
+                Signal::try_from(signal)
+                    .map_or_else(|_| signal.to_string(), |s| s.as_str().to_owned())
+            )),
+        };
+        let result = result.map_err(|message| ProbeFailure {
+            message,
+            details: last_lines(&tail, DETAIL_LINES),
+        });
+        self.state.checks.handle_result(probe, result, now);
+    }
+
+    /// Takes the results that probe threads sent back.
+    pub(super) fn collect_probe_results(&mut self, now: Now) {
+        while let Ok((probe, result)) = self.probes.results.try_recv() {
+            if self.probes.running.remove(&probe).is_some() {
+                self.state.checks.handle_result(probe, result, now);
+            }
+        }
+    }
+}
+
+/// Decrements the live probe thread count when the thread ends, even by a
+/// panic.
+struct ThreadCount(Arc<AtomicUsize>);
+
+impl Drop for ThreadCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The last `count` non-empty lines of `output`, lossily decoded.
+fn last_lines(output: &VecDeque<u8>, count: usize) -> Vec<String> {
+    let (front, back) = output.as_slices();
+    let mut bytes = Vec::with_capacity(output.len());
+    bytes.extend_from_slice(front);
+    bytes.extend_from_slice(back);
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|line| !line.is_empty())
+        .collect();
+    lines[lines.len().saturating_sub(count)..]
+        .iter()
+        .map(|line| (*line).to_owned())
+        .collect()
+}
