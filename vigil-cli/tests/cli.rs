@@ -386,10 +386,10 @@ fn vigild_stop_and_restart_post_the_action_and_do_not_wait() {
     let server = FakeServer::start(vec![Reply::sync(Value::Null), Reply::sync(Value::Null)]);
     vigil(server.socket(), &["vigild", "stop"]).expect(0, "Daemon stop initiated.\n", "");
     vigil(server.socket(), &["vigild", "restart"]).expect(0, "Daemon restart initiated.\n", "");
-    vigil(server.socket(), &["vigild", "status"]).expect(
+    vigil(server.socket(), &["vigild", "pause"]).expect(
         2,
         "",
-        "error: invalid value \"status\" for ACTION (expected stop or restart)\n",
+        "error: invalid value \"pause\" for ACTION (expected stop, restart or status)\n",
     );
     let seen = server.finish();
     assert_eq!(seen.len(), 2);
