@@ -3,6 +3,7 @@
 //! `main.rs` only turns argv and the environment into a [`config::Config`]
 //! and hands it to [`boot::run`].
 
+pub mod alerts;
 pub mod api;
 pub mod boot;
 pub mod changes;

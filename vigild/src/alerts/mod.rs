@@ -1,0 +1,13 @@
+//! Alerts (checks-and-alerts.md §9–§15): telling receivers when a watched
+//! check goes down and when it recovers.
+//!
+//! - [`event`]: what happened, and the fully built request that tells it
+//!   ([`Event`], [`Job`], [`Outcome`]): the contract between the parts;
+//! - `format`: the four payload formats and body templates (pure);
+//! - `delivery`: the bounded queue, the workers, retries, TLS and proxies
+//!   (the only part that touches the network).
+#![deny(missing_docs)]
+
+pub mod event;
+
+pub use self::event::{Event, EventStatus, Job, Outcome};
