@@ -731,6 +731,78 @@ fn body_template_only_with_webhook() {
     );
 }
 
+// The body-template compile check needs the `templates` feature, which
+// vigild turns on; this crate's dev-dependency on itself turns it on here.
+
+#[test]
+fn body_template_that_does_not_compile_fails_the_load() {
+    assert_problem(
+        "alerts:\n  pager:\n    url: http://x/\n    body-template: '{\"text\": \"{{ check }\"}'\n",
+        "plan: alert \"pager\": body-template: line 1, column 20: syntax error: \
+         unexpected `}`, expected end of variable block (defined in 010-web.yaml)",
+    );
+}
+
+#[test]
+fn body_template_errors_give_the_line_and_column_in_the_template() {
+    // The block scalar's indentation is not part of the template: the `)`
+    // is in column 30 of the template's second line.
+    let layer = "alerts:\n  pager:\n    url: http://x/\n    body-template: |\n      {\"text\": \"{{ check }}\",\n       \"status\": {{ status | upper ) }}}\n";
+    assert_problem(
+        layer,
+        "plan: alert \"pager\": body-template: line 2, column 30: syntax error: \
+         unexpected `)`, expected end of variable block (defined in 010-web.yaml)",
+    );
+}
+
+#[test]
+fn body_template_of_the_spec_compiles() {
+    // checks-and-alerts.md §11.2. Filters are looked up when the template
+    // renders, so an unknown one is not a load error (it falls back to the
+    // default body then).
+    for template in [
+        r#"{"text": "{{ check }} is {{ status | upper }}", "team": {{ labels.team | tojson }}}"#,
+        r#"{"text": {{ check | no_such_filter }}}"#,
+    ] {
+        let layer =
+            format!("alerts:\n  pager:\n    url: http://x/\n    body-template: '{template}'\n");
+        assert_eq!(problems(&layer), Vec::<String>::new(), "{template}");
+    }
+}
+
+#[test]
+fn body_template_in_an_api_layer_names_the_layer() {
+    let base = Layer::parse("{}", "base", "001-base.yaml", Source::File("x".into())).unwrap();
+    let api = Layer::parse(
+        "alerts:\n  pager:\n    url: http://x/\n    body-template: '{% for %}'\n",
+        "extra",
+        "extra",
+        Source::Api("extra".into()),
+    )
+    .unwrap();
+    let error = Plan::build(&[base, api]).unwrap_err();
+    assert_eq!(
+        error.render(r#"cannot add layer "extra""#, ""),
+        "cannot add layer \"extra\": 1 problem\n\
+         plan: alert \"pager\": body-template: line 1, column 8: syntax error: \
+         unexpected end of block, expected in (defined in extra)"
+    );
+}
+
+#[test]
+fn body_template_with_the_wrong_format_is_still_compiled() {
+    let found = problems(
+        "alerts:\n  pager:\n    url: http://x/\n    format: otlp-logs\n    body-template: '{{'\n",
+    );
+    assert_eq!(
+        found,
+        [
+            "plan: alert \"pager\": body-template can only be used with format webhook (defined in 010-web.yaml)",
+            "plan: alert \"pager\": body-template: line 1, column 1: syntax error: unexpected end of input, expected expression (defined in 010-web.yaml)",
+        ]
+    );
+}
+
 #[test]
 fn alert_needs_a_url() {
     assert_problem(

@@ -399,6 +399,12 @@ impl Checker<'_> {
                     "body-template can only be used with format webhook".into(),
                 );
             }
+            #[cfg(feature = "templates")]
+            if let Some(source) = &alert.body_template
+                && let Err(error) = compile_template(source)
+            {
+                self.problem("alert", name, format!("body-template: {error}"));
+            }
             for check in &alert.on_check {
                 if !plan.checks.contains_key(check) {
                     self.warn(
@@ -439,6 +445,44 @@ impl Checker<'_> {
                 );
             }
         }
+    }
+}
+
+/// Compiles an alert's `body-template` as vigild will when it renders it
+/// (checks-and-alerts.md §11.2: "a template that does not compile is a
+/// layer error", so a broken template fails the load, not the first alert).
+/// The error says where and what: `line 1, column 10: syntax error:
+/// unexpected `}`, expected end of variable block`.
+///
+/// vigild's `alerts::format::Template::compile` words its errors the same
+/// way; keep the two in step.
+#[cfg(feature = "templates")]
+fn compile_template(source: &str) -> Result<(), String> {
+    let environment = minijinja::Environment::new();
+    match environment.template_from_named_str("body-template", source) {
+        Ok(_) => Ok(()),
+        Err(error) => Err(describe_template_error(&error, source)),
+    }
+}
+
+/// `line L, column C: <kind>: <detail>`, or only the line when minijinja
+/// gives no position inside it.
+#[cfg(feature = "templates")]
+fn describe_template_error(error: &minijinja::Error, source: &str) -> String {
+    let what = match error.detail() {
+        Some(detail) => format!("{}: {detail}", error.kind()),
+        None => error.kind().to_string(),
+    };
+    let before = error.range().and_then(|range| source.get(..range.start));
+    match (before, error.line()) {
+        (Some(before), _) => {
+            let line = before.matches('\n').count() + 1;
+            let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+            let column = before[line_start..].chars().count() + 1;
+            format!("line {line}, column {column}: {what}")
+        }
+        (None, Some(line)) => format!("line {line}: {what}"),
+        (None, None) => what,
     }
 }
 
