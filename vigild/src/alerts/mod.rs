@@ -3,11 +3,12 @@
 //!
 //! - [`event`]: what happened, and the fully built request that tells it
 //!   ([`Event`], [`Job`], [`Outcome`]): the contract between the parts;
-//! - `format`: the four payload formats and body templates (pure);
+//! - [`format`]: the four payload formats and body templates (pure);
 //! - `delivery`: the bounded queue, the workers, retries, TLS and proxies
 //!   (the only part that touches the network).
 #![deny(missing_docs)]
 
 pub mod event;
+pub mod format;
 
 pub use self::event::{Event, EventStatus, Job, Outcome};
