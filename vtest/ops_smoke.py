@@ -71,4 +71,75 @@ except pebble.APIError as error:
 else:
     raise AssertionError("a broken layer was accepted")
 
+# Checks start as soon as their layer is added, no replan needed: up, with
+# the perform-check change that drives them.
+client.add_layer(
+    "checks",
+    {
+        "checks": {
+            "alive-check": {
+                "override": "replace",
+                "level": "alive",
+                "period": "100ms",
+                "threshold": 3,
+                "exec": {"command": "true"},
+            },
+            "ready-check": {
+                "override": "replace",
+                "level": "ready",
+                "period": "100ms",
+                "exec": {"command": "true"},
+            },
+        },
+    },
+)
+checks = client.get_checks()
+assert [check.name for check in checks] == ["alive-check", "ready-check"], checks
+alive = checks[0]
+assert alive.status == pebble.CheckStatus.UP, alive
+assert alive.level == pebble.CheckLevel.ALIVE, alive
+assert alive.startup == pebble.CheckStartup.ENABLED, alive
+assert alive.threshold == 3 and alive.failures == 0, alive
+assert alive.change_id, alive
+change = client.get_change(alive.change_id)
+assert change.kind == "perform-check", change
+assert change.summary == 'Perform exec check "alive-check"', change
+assert not change.ready, change
+until(
+    lambda: client.get_checks(names=["alive-check"])[0].successes >= 2,
+    "alive-check to pass its probes",
+)
+
+# The level filter is an exact match; names may be repeated in the query.
+alive_only = client.get_checks(level=pebble.CheckLevel.ALIVE)
+assert [check.name for check in alive_only] == ["alive-check"], alive_only
+ready_only = client.get_checks(level=pebble.CheckLevel.READY)
+assert [check.name for check in ready_only] == ["ready-check"], ready_only
+both = client.get_checks(names=["ready-check", "alive-check"])
+assert [check.name for check in both] == ["alive-check", "ready-check"], both
+
+# Stop and start return the checks they changed; a stopped check is
+# inactive, without a change id, and its change is no longer in progress.
+assert client.stop_checks(["alive-check"]) == ["alive-check"]
+(stopped,) = client.get_checks(names=["alive-check"])
+assert stopped.status == pebble.CheckStatus.INACTIVE, stopped
+assert stopped.change_id is None, stopped
+assert client.get_change(alive.change_id).ready
+assert client.stop_checks(["alive-check", "ready-check"]) == ["ready-check"]
+assert client.stop_checks(["alive-check"]) == []
+assert client.start_checks(["alive-check"]) == ["alive-check"]
+(started,) = client.get_checks(names=["alive-check"])
+assert started.status == pebble.CheckStatus.UP, started
+assert started.change_id and started.change_id != alive.change_id, started
+assert client.start_checks(["alive-check"]) == []
+(ready,) = client.get_checks(names=["ready-check"])
+assert ready.status == pebble.CheckStatus.INACTIVE, ready
+try:
+    client.start_checks(["nope"])
+except pebble.APIError as error:
+    assert error.code == 400, error
+    assert error.message == "cannot start checks: cannot find checks in plan: nope", error.message
+else:
+    raise AssertionError("an unknown check was started")
+
 print("ops smoke: ok")
