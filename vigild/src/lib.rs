@@ -14,6 +14,7 @@ pub mod http;
 pub mod identity;
 pub mod log;
 pub mod logs;
+pub mod outbound;
 pub mod pool;
 pub mod reactor;
 pub mod relaunch;

@@ -4,11 +4,15 @@
 //! - [`event`]: what happened, and the fully built request that tells it
 //!   ([`Event`], [`Job`], [`Outcome`]): the contract between the parts;
 //! - [`format`]: the four payload formats and body templates (pure);
-//! - `delivery`: the bounded queue, the workers, retries, TLS and proxies
-//!   (the only part that touches the network).
+//! - [`delivery`]: the bounded queue, the workers, retries and TLS (the
+//!   only part that touches the network);
+//! - [`proxy`]: which proxy a delivery goes through, and the `no-proxy`
+//!   rules (pure; the HTTP probe uses them too).
 #![deny(missing_docs)]
 
+pub mod delivery;
 pub mod event;
 pub mod format;
+pub mod proxy;
 
 pub use self::event::{Event, EventStatus, Job, Outcome};
