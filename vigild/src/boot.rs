@@ -95,6 +95,12 @@ pub fn run(config: &Config, relaunch: &Relaunch) -> ExitCode {
         // Started by the reactor with the boot, at its first clock reading.
         checks: crate::checks::Checks::default(),
         check_changes: crate::checks::tracker::Tracker::default(),
+        alerts: crate::alerts::firing::Alerts::new(
+            Box::new(api::random_uuid),
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|name| name.trim().to_owned())
+                .unwrap_or_default(),
+        ),
         logs: LogStore::new(config.log_buffer_size),
         layers_dir: config.layers_dir.clone(),
         layers: api::LayerStack::new(layers),

@@ -10,6 +10,7 @@
 //! [`Failure`] into the `error: ` line and the exit code (cli.md §2.4), so
 //! every command fails the same way.
 
+mod alerts;
 mod changes;
 mod checks;
 mod daemon;
@@ -64,6 +65,8 @@ pub enum Command {
     StopChecks(checks::StopChecks),
     /// `health`
     Health(checks::Health),
+    /// `alerts`
+    Alerts(alerts::Alerts),
     /// `changes`
     Changes(changes::Changes),
     /// `tasks`
@@ -117,6 +120,7 @@ impl Command {
             Self::StartChecks(command) => command.run(&context),
             Self::StopChecks(command) => command.run(&context),
             Self::Health(command) => command.run(&context),
+            Self::Alerts(command) => command.run(&context),
             Self::Changes(command) => command.run(&context),
             Self::Tasks(command) => command.run(&context),
             Self::Logs(command) => command.run(&mut context),

@@ -19,6 +19,7 @@
 //! - [`query`]: list-valued query parameters (§4.5);
 //! - [`system`]: `/v1/system-info` and `/v1/health` (§6.1, §6.2);
 //! - [`services`]: `/v1/services` and `/v1/signals` (§6.3, §6.5);
+//! - [`alerts`]: `/v1/alerts` (§6.18);
 //! - [`changes`]: changes and tasks (§6.4, §7);
 //! - [`checks`]: `/v1/checks` and `/v1/checks/refresh` (§6.8);
 //! - [`plan`]: the `/v1/layers` body (§6.6, §6.7);
@@ -29,6 +30,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer};
 
+pub mod alerts;
 pub mod changes;
 pub mod checks;
 pub mod daemon;
@@ -42,6 +44,7 @@ pub mod services;
 pub mod system;
 pub mod time;
 
+pub use alerts::{AlertInfo, CheckStatusItem};
 pub use changes::{
     Change, ChangeAction, ChangeActionRequest, ChangeSelect, ChangeStatus, Task, TaskLogLevel,
     TaskProgress,

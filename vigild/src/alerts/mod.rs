@@ -3,6 +3,7 @@
 //!
 //! - [`event`]: what happened, and the fully built request that tells it
 //!   ([`Event`], [`Job`], [`Outcome`]): the contract between the parts;
+//! - [`firing`]: when an alert fires, and the jobs it makes (pure);
 //! - [`format`]: the four payload formats and body templates (pure);
 //! - [`delivery`]: the bounded queue, the workers, retries and TLS (the
 //!   only part that touches the network);
@@ -12,6 +13,7 @@
 
 pub mod delivery;
 pub mod event;
+pub mod firing;
 pub mod format;
 pub mod proxy;
 

@@ -37,6 +37,9 @@ pub struct AlertMetrics {
     pub name: String,
     /// `vigil_alert_fire_count`: times it fired, down or up.
     pub fires: u64,
+    /// `vigil_alert_delivery_failure_count`: deliveries that failed for
+    /// good (every attempt, or dropped from the queue).
+    pub failures: u64,
 }
 
 /// Answers `GET /v1/metrics`.
@@ -56,7 +59,17 @@ pub(super) fn metrics(state: &State) -> Reply {
             failures: c.failure_count,
         })
         .collect();
-    let body = render(&state.supervisor.metrics(), &checks, &[]);
+    let alerts: Vec<AlertMetrics> = state
+        .alerts
+        .metrics()
+        .into_iter()
+        .map(|(name, fires, failures)| AlertMetrics {
+            name,
+            fires,
+            failures,
+        })
+        .collect();
+    let body = render(&state.supervisor.metrics(), &checks, &alerts);
     Reply::Now(Response::new(
         StatusCode::Ok,
         CONTENT_TYPE,
@@ -122,6 +135,14 @@ pub fn render(
         "Number of times the alert has fired, down or up.",
         "alert",
         alerts.iter().map(|a| (&*a.name, a.fires)),
+    );
+    family(
+        &mut out,
+        "vigil_alert_delivery_failure_count",
+        Kind::Counter,
+        "Number of alert deliveries that failed after every attempt or were dropped.",
+        "alert",
+        alerts.iter().map(|a| (&*a.name, a.failures)),
     );
     out.push_str("# EOF\n");
     out
@@ -204,6 +225,7 @@ mod tests {
         let alerts = [AlertMetrics {
             name: "pager".into(),
             fires: 2,
+            failures: 1,
         }];
         assert_eq!(
             render(&services, &checks, &alerts),
@@ -229,6 +251,9 @@ vigil_check_failure_count_total{check="disk"} 0
 # TYPE vigil_alert_fire_count counter
 # HELP vigil_alert_fire_count Number of times the alert has fired, down or up.
 vigil_alert_fire_count_total{alert="pager"} 2
+# TYPE vigil_alert_delivery_failure_count counter
+# HELP vigil_alert_delivery_failure_count Number of alert deliveries that failed after every attempt or were dropped.
+vigil_alert_delivery_failure_count_total{alert="pager"} 1
 # EOF
 "#
         );
@@ -238,7 +263,7 @@ vigil_alert_fire_count_total{alert="pager"} 2
     fn every_family_is_present_without_samples() {
         let text = render(&[], &[], &[]);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 6 * 2 + 1);
+        assert_eq!(lines.len(), 7 * 2 + 1);
         assert!(lines.iter().all(|line| line.starts_with('#')));
         assert_eq!(lines.last(), Some(&"# EOF"));
         assert!(text.ends_with("# EOF\n"));

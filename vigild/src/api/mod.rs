@@ -7,6 +7,7 @@
 //! completes later. Handlers never touch a file descriptor, except the
 //! replan, which re-reads the layers directory.
 
+mod alerts;
 mod checks;
 pub mod daemon;
 mod follow;
@@ -47,6 +48,8 @@ pub struct State {
     pub checks: crate::checks::Checks,
     /// The changes the running checks run under.
     pub check_changes: crate::checks::tracker::Tracker,
+    /// The alerts: when they fire and what became of their deliveries.
+    pub alerts: crate::alerts::firing::Alerts,
     /// Every service's captured output.
     pub logs: LogStore,
     /// The layers directory, re-read by a replan.
@@ -111,6 +114,32 @@ pub enum Reply {
     },
 }
 
+impl State {
+    /// The alerts follow the plan (boot, `POST /v1/layers`, replan): `env:`
+    /// values are resolved again from vigild's environment, and pairs are
+    /// made and forgotten (checks-and-alerts.md §9, §12). Call it after the
+    /// checks have followed the plan.
+    pub fn update_alerts(&mut self, now: Now) {
+        let plan = self.supervisor.plan();
+        let checks: std::collections::BTreeSet<String> = plan.checks().keys().cloned().collect();
+        let down: std::collections::BTreeSet<String> = self
+            .checks
+            .checks(None, &[])
+            .into_iter()
+            .filter(|c| c.status == crate::checks::CheckStatus::Down)
+            .map(|c| c.name)
+            .collect();
+        let env = |name: &str| std::env::var(name).ok();
+        self.alerts.update_plan(
+            plan.alerts(),
+            &checks,
+            &|check| down.contains(check),
+            &env,
+            now,
+        );
+    }
+}
+
 fn ok<T: Serialize>(result: T) -> Reply {
     Reply::Now(Response::json(&api::Response::sync(result)))
 }
@@ -146,6 +175,7 @@ enum Route<'a> {
     Health,
     Checks,
     ChecksRefresh,
+    Alerts,
 }
 
 impl<'a> Route<'a> {
@@ -177,6 +207,7 @@ impl<'a> Route<'a> {
             ["", "v1", "health"] => Route::Health,
             ["", "v1", "checks"] => Route::Checks,
             ["", "v1", "checks", "refresh"] => Route::ChecksRefresh,
+            ["", "v1", "alerts"] => Route::Alerts,
             _ => return None,
         })
     }
@@ -203,7 +234,8 @@ impl<'a> Route<'a> {
             | Route::Logs
             | Route::LogsFollow
             | Route::Identities
-            | Route::Checks => Class::Read,
+            | Route::Checks
+            | Route::Alerts => Class::Read,
         }
     }
 
@@ -219,7 +251,8 @@ impl<'a> Route<'a> {
             | Route::Metrics
             | Route::OpenApi
             | Route::Docs
-            | Route::Health => &["GET"],
+            | Route::Health
+            | Route::Alerts => &["GET"],
             Route::Services
             | Route::Service
             | Route::Change(_)
@@ -301,6 +334,7 @@ pub fn handle(state: &mut State, request: &Request, peer: &Peer, now: Now) -> Re
         (Route::Checks, false) => checks::list(state, request),
         (Route::Checks, true) => checks::post(state, request, now),
         (Route::ChecksRefresh, _) => checks::refresh(state, request, now),
+        (Route::Alerts, _) => alerts::list(state, request),
     }
 }
 
@@ -496,7 +530,9 @@ pub fn boot_id() -> String {
     }
 }
 
-fn random_uuid() -> String {
+/// A random UUID v4, from `/dev/urandom` (or the clock and pid when that
+/// cannot be read).
+pub fn random_uuid() -> String {
     let mut bytes = [0u8; 16];
     let filled = std::fs::File::open("/dev/urandom")
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))

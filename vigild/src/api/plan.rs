@@ -108,6 +108,7 @@ pub(super) fn add_layer(state: &mut State, request: &Request, now: Now) -> Reply
     // (checks-and-alerts.md §2).
     let checks = state.supervisor.plan().checks().clone();
     state.checks.update_plan(&checks, now);
+    state.update_alerts(now);
     state.layers.layers = layers;
     state.layers.additions.push(addition);
     ok(true)
@@ -128,6 +129,7 @@ pub(super) fn replan(state: &mut State, now: Now) -> Reply {
         Ok(id) => {
             let checks = state.supervisor.plan().checks().clone();
             state.checks.replan(&checks, now);
+            state.update_alerts(now);
             state.layers.layers = layers;
             Reply::Now(Response::json(&api::Response::<()>::async_change(id)))
         }

@@ -345,6 +345,14 @@ impl Checks {
             .any(|c| c.status() == CheckStatus::Down)
     }
 
+    /// Whether `check` is down (§6's status rule).
+    #[must_use]
+    pub fn is_down(&self, check: &str) -> bool {
+        self.checks
+            .get(check)
+            .is_some_and(|c| c.status() == CheckStatus::Down)
+    }
+
     /// Figures for `GET /v1/metrics`, sorted by name.
     #[must_use]
     pub fn metrics(&self) -> Vec<CheckMetrics> {

@@ -12,6 +12,7 @@
 //! spurious timeout as a no-op, so the loop never needs to know which
 //! deadline woke it.
 
+mod alerts;
 pub mod children;
 mod connections;
 pub mod listener;
@@ -60,6 +61,9 @@ const FIRST_DYNAMIC: usize = 16;
 /// How long vigild waits at exit for its stdout and stderr to take the
 /// lines still buffered.
 const FINAL_DRAIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long queued and in-flight alert deliveries get at exit, in all.
+const ALERT_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// At most this many API connections are open at once on each listener
 /// (api.md §3); further ones wait in the kernel's backlog.
@@ -133,6 +137,10 @@ pub struct Reactor {
     probes: probes::Probes,
     /// The checks were stopped for the daemon's shutdown.
     checks_stopped: bool,
+    /// Alert deliveries: the queue and its workers.
+    delivery: crate::alerts::delivery::Delivery,
+    /// The queue limits last given to `delivery`.
+    queue_limits: Option<crate::alerts::firing::QueueLimits>,
 }
 
 impl std::fmt::Debug for Reactor {
@@ -149,7 +157,11 @@ impl Reactor {
         let poll = Poll::new()?;
         let signals = Signals::new()?;
         let timer = Timer::new()?;
-        let waker = Waker::new(poll.registry(), WAKER)?;
+        let waker = std::sync::Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let wake = std::sync::Arc::clone(&waker);
+        let delivery = crate::alerts::delivery::Delivery::new(Box::new(move || {
+            let _ = wake.wake();
+        }))?;
         let mut reactor = Reactor {
             poll,
             signals,
@@ -171,6 +183,8 @@ impl Reactor {
             frames: connections::FrameCache::default(),
             probes: probes::Probes::new(waker),
             checks_stopped: false,
+            delivery,
+            queue_limits: None,
         };
         let registry = reactor.poll.registry();
         registry.register(
@@ -211,6 +225,7 @@ impl Reactor {
         // §2), whatever `--hold` says about services.
         let checks = self.state.supervisor.plan().checks().clone();
         self.state.checks.update_plan(&checks, now);
+        self.state.update_alerts(now);
         loop {
             self.apply_effects(now);
             if let Some(code) = self.exit {
@@ -244,6 +259,7 @@ impl Reactor {
             self.reap(now);
             self.state.supervisor.handle_timeout(now);
             self.state.checks.handle_timeout(now);
+            self.state.alerts.handle_timeout(now);
             self.connection_timeouts(now);
             self.pipe_timeouts(now);
         }
@@ -258,6 +274,7 @@ impl Reactor {
             HTTPS_LISTENER => self.accept(Transport::Https, now),
             WAKER => {
                 self.collect_probe_results(now);
+                self.collect_alert_outcomes();
                 self.apply_effects(now);
             }
             STDOUT | STDERR => {
@@ -371,7 +388,8 @@ impl Reactor {
             }
             let checks = self.apply_check_effects(now);
             let supervisor = self.apply_supervisor_effects(now);
-            if !checks && !supervisor {
+            let alerts = self.apply_alert_effects();
+            if !checks && !supervisor && !alerts {
                 break;
             }
         }
@@ -533,8 +551,14 @@ impl Reactor {
 
     fn arm_timer(&mut self) {
         let mut deadline = self.state.supervisor.next_deadline();
-        if let Some(checks) = self.state.checks.next_deadline() {
-            deadline = Some(deadline.map_or(checks, |d| d.min(checks)));
+        for candidate in [
+            self.state.checks.next_deadline(),
+            self.state.alerts.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            deadline = Some(deadline.map_or(candidate, |d| d.min(candidate)));
         }
         let mut consider = |candidate: Option<Instant>| {
             if let Some(candidate) = candidate {
@@ -629,6 +653,17 @@ impl Reactor {
     /// stdout and stderr up to [`FINAL_DRAIN`] to take the rest, and let
     /// the socket file go.
     fn finish(&mut self) {
+        // Alerts already queued (a check failure that shut vigild down
+        // enqueued its alert first) get up to 5 s in all
+        // (checks-and-alerts.md §14).
+        let abandoned = self.delivery.shutdown(ALERT_GRACE);
+        self.collect_alert_outcomes();
+        self.apply_alert_effects();
+        if abandoned > 0 {
+            self.warn(&format!(
+                "abandoned {abandoned} alert deliveries still pending at exit"
+            ));
+        }
         let now = clock();
         let tokens: Vec<Token> = self.slots.keys().copied().collect();
         for token in tokens {

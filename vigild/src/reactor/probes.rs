@@ -25,6 +25,7 @@ use nix::sys::signal::Signal;
 
 use super::children::{self, Launch};
 use super::{Child, Reactor, Slot};
+use crate::alerts::firing::Observation;
 use crate::checks::{Effect, ProbeFailure, ProbeId, ProbeSpec, probe};
 use crate::config::LogLevel;
 use crate::supervisor::Now;
@@ -85,13 +86,13 @@ enum Running {
 }
 
 impl Probes {
-    pub(super) fn new(waker: Waker) -> Probes {
+    pub(super) fn new(waker: Arc<Waker>) -> Probes {
         let (sender, results) = channel();
         Probes {
             running: HashMap::new(),
             sender,
             results,
-            waker: Arc::new(waker),
+            waker,
             threads: Arc::new(AtomicUsize::new(0)),
             finished: Vec::new(),
         }
@@ -126,6 +127,19 @@ impl Reactor {
                     probe,
                     result,
                 } => {
+                    // What the probe tells the alerts (§10 step 1). The
+                    // scheduler has counted the result already.
+                    let observation = match &result {
+                        Ok(()) => Observation::Up,
+                        Err(failure) if self.state.checks.is_down(&check) => Observation::Down {
+                            error: failure.message.clone(),
+                        },
+                        Err(failure) => {
+                            self.state.alerts.note_failure(&check, &failure.message);
+                            Observation::Nothing
+                        }
+                    };
+                    self.state.alerts.observe(&check, observation, now);
                     self.probes.finished.push((
                         check,
                         probe,
