@@ -286,7 +286,7 @@ impl Reactor {
                 Some(Slot::Pipe(_)) => self.read_pipe(token, now),
                 Some(Slot::ProbeOutput(probe)) => {
                     let probe = *probe;
-                    self.read_probe_output(probe);
+                    self.read_probe_output(probe, probes::OUTPUT_READ_BUDGET);
                 }
                 // The reaper runs after every turn anyway.
                 Some(Slot::Pidfd) => {}

@@ -43,6 +43,10 @@ const PROBE_STACK: usize = 256 * 1024;
 /// How much of an exec probe's output is kept: the last 16 KiB (§4.3).
 const OUTPUT_TAIL: usize = 16 * 1024;
 
+/// How much of an exec probe's output is read per wake-up, so that a
+/// chatty probe cannot hold the loop.
+pub(super) const OUTPUT_READ_BUDGET: usize = 64 * 1024;
+
 /// How many lines of output become a failure's details (§4.3).
 const DETAIL_LINES: usize = 5;
 
@@ -216,7 +220,7 @@ impl Reactor {
         now: Now,
     ) {
         let started = match spec {
-            ProbeSpec::Exec(exec) => self.spawn_exec_probe(check, probe, &exec, now),
+            ProbeSpec::Exec(exec) => self.spawn_exec_probe(check, probe, &exec),
             ProbeSpec::Http(http) => {
                 self.spawn_probe_thread(probe, move || probe::http(&http, timeout))
             }
@@ -278,7 +282,6 @@ impl Reactor {
         check: &str,
         probe: ProbeId,
         exec: &vigil_proto::plan::ExecProbe,
-        _now: Now,
     ) -> Result<(), ProbeFailure> {
         let failure = |message: String| ProbeFailure {
             message,
@@ -373,8 +376,9 @@ impl Reactor {
         }
     }
 
-    /// Reads an exec probe's output into its tail, until it would block.
-    pub(super) fn read_probe_output(&mut self, probe: ProbeId) {
+    /// Reads an exec probe's output into its tail, until it would block or
+    /// `budget` bytes have been read.
+    pub(super) fn read_probe_output(&mut self, probe: ProbeId, budget: usize) {
         let Some(Running::Exec { output, tail, .. }) = self.probes.running.get_mut(&probe) else {
             return;
         };
@@ -382,10 +386,18 @@ impl Reactor {
             return;
         };
         let mut buffer = [0u8; 4096];
+        let mut budget = budget;
         let ended = loop {
+            if budget == 0 {
+                // A probe that writes without pause gets no more of this
+                // turn; what it writes next raises another event, and its
+                // exit reads the rest.
+                break false;
+            }
             match nix::unistd::read(&*fd, &mut buffer) {
                 Ok(0) => break true,
                 Ok(n) => {
+                    budget = budget.saturating_sub(n);
                     tail.extend(&buffer[..n]);
                     let excess = tail.len().saturating_sub(OUTPUT_TAIL);
                     tail.drain(..excess);
@@ -415,7 +427,8 @@ impl Reactor {
         now: Now,
     ) {
         self.kill_probe_group(pid);
-        self.read_probe_output(probe);
+        // Its group is dead: what is left in the pipe is all there will be.
+        self.read_probe_output(probe, usize::MAX);
         let Some(Running::Exec {
             output,
             tail,
