@@ -4,7 +4,9 @@ Usage: receiver.py DIR [--tls CERT KEY] [--proxy] [--hang]
 
 Listens on 127.0.0.1 on an ephemeral port and writes the port to DIR/port
 once it listens. Each request is appended to DIR/requests.jsonl as one JSON
-object: {"method", "target", "headers": [[name, value], ...], "body"}.
+object: {"method", "target", "headers": [[name, value], ...], "body",
+"time"}, where "time" is when the request was read (seconds since the epoch,
+as a float).
 
 The status of each reply comes from DIR/statuses if it exists: a
 comma-separated list such as "503,503,200", consumed one per request; the
@@ -89,7 +91,7 @@ def read_request(conn):
             break
         body += chunk
     return {"method": method, "target": target, "headers": headers,
-            "body": body.decode("utf-8", "replace")}
+            "body": body.decode("utf-8", "replace"), "time": time.time()}
 
 
 def serve(conn):
