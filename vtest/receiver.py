@@ -17,7 +17,9 @@ a Retry-After header: write "429:1" for a 429 with Retry-After: 1.
 --proxy records requests like the receiver, answers an absolute-URI request
   itself (as if it were the target), and refuses CONNECT with 502 after
   recording it.
---hang accepts connections and never answers (the connections stay open).
+--hang accepts connections and never answers (the connections stay open);
+  it records nothing, but writes the number of connections it has accepted
+  to DIR/connections.
 """
 
 import json
@@ -96,7 +98,12 @@ def read_request(conn):
 
 def serve(conn):
     if hang:
-        held.append(conn)
+        with log_lock:
+            held.append(conn)
+            path = os.path.join(directory, "connections")
+            with open(path + ".tmp", "w") as f:
+                f.write(str(len(held)))
+            os.rename(path + ".tmp", path)
         return
     try:
         while True:
