@@ -4,7 +4,9 @@ Usage: receiver.py DIR [--tls CERT KEY] [--proxy] [--hang]
 
 Listens on 127.0.0.1 on an ephemeral port and writes the port to DIR/port
 once it listens. Each request is appended to DIR/requests.jsonl as one JSON
-object: {"method", "target", "headers": [[name, value], ...], "body"}.
+object: {"method", "target", "headers": [[name, value], ...], "body",
+"time"}, where "time" is when the request was read (seconds since the epoch,
+as a float).
 
 The status of each reply comes from DIR/statuses if it exists: a
 comma-separated list such as "503,503,200", consumed one per request; the
@@ -15,7 +17,9 @@ a Retry-After header: write "429:1" for a 429 with Retry-After: 1.
 --proxy records requests like the receiver, answers an absolute-URI request
   itself (as if it were the target), and refuses CONNECT with 502 after
   recording it.
---hang accepts connections and never answers (the connections stay open).
+--hang accepts connections and never answers (the connections stay open);
+  it records nothing, but writes the number of connections it has accepted
+  to DIR/connections.
 """
 
 import json
@@ -89,12 +93,17 @@ def read_request(conn):
             break
         body += chunk
     return {"method": method, "target": target, "headers": headers,
-            "body": body.decode("utf-8", "replace")}
+            "body": body.decode("utf-8", "replace"), "time": time.time()}
 
 
 def serve(conn):
     if hang:
-        held.append(conn)
+        with log_lock:
+            held.append(conn)
+            path = os.path.join(directory, "connections")
+            with open(path + ".tmp", "w") as f:
+                f.write(str(len(held)))
+            os.rename(path + ".tmp", path)
         return
     try:
         while True:
