@@ -1,6 +1,7 @@
 //! Outbound HTTP and TCP, as the health probes (checks-and-alerts.md §4) and
-//! alert delivery (§13) both make them: ureq's TLS settings on the
-//! workspace's one rustls and ring provider (DESIGN.md §4), CA bundles,
+//! alert delivery (§13) both make them: ureq agents whose TLS runs on the
+//! workspace's one rustls and ring provider (DESIGN.md §4) and trusts the
+//! certificates of a CA bundle as curl and Go do ([`tls`]), CA bundles,
 //! dialling a host against a deadline, and failures worded as Go's `net`
 //! and `net/http` packages word them (which is what Pebble reports).
 //!
@@ -12,7 +13,7 @@
 //! | cannot connect | `dial tcp 127.0.0.1:8080: connect: connection refused` |
 //! | name not found | `dial tcp: lookup db.internal: name or service not known` |
 //! | through a proxy | `proxyconnect tcp: dial tcp proxy:3128: connect: connection refused` |
-//! | TLS | `invalid peer certificate: UnknownIssuer` (the caller adds `<url>: tls: `) |
+//! | TLS | `invalid peer certificate: unknown issuer` (the caller adds `<url>: tls: `; [`tls`] has the others) |
 //!
 //! ureq resolves for HTTP and does not say which address failed, so there
 //! the target is the URL's `host:port` (Go would show the resolved address):
@@ -28,10 +29,15 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use rustls::crypto::CryptoProvider;
+use rustls_pki_types::CertificateDer;
 use ureq::http::Uri;
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::tls::PemItem;
 use ureq::{Proxy, Timeout};
 use vigil_proto::reason::io_reason;
+
+pub mod tls;
+
+pub use tls::{agent, tls_config, tls_reason};
 
 /// The least share of the remaining time that one address of a host gets
 /// before [`dial`] moves on to the next, unless less time is left: Go's
@@ -49,28 +55,15 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
 
 /// The public web roots, as whole certificates (so that a CA bundle can be
 /// added to them).
-pub fn web_roots() -> impl Iterator<Item = Certificate<'static>> {
-    webpki_root_certs::TLS_SERVER_ROOT_CERTS
-        .iter()
-        .map(|der| Certificate::from_der(der.as_ref()))
-}
-
-/// ureq's TLS settings: the public web roots plus `extra`; or no
-/// verification at all (neither certificate nor name) with `insecure`.
-#[must_use]
-pub fn tls_config(extra: Vec<Certificate<'static>>, insecure: bool) -> TlsConfig {
-    TlsConfig::builder()
-        .unversioned_rustls_crypto_provider(crypto_provider())
-        .root_certs(RootCerts::from(web_roots().chain(extra)))
-        .disable_verification(insecure)
-        .build()
+pub fn web_roots() -> impl Iterator<Item = CertificateDer<'static>> {
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned()
 }
 
 /// The certificates of the PEM bundle at `path`, or why it cannot be used
 /// (`no such file or directory`, `no PEM certificate in the file`,
 /// `invalid certificate: …`). Keys and other items in the bundle are
 /// skipped.
-pub fn load_ca(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
+pub fn load_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let pem = std::fs::read(path).map_err(|error| io_reason(&error))?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
@@ -81,11 +74,10 @@ pub fn load_ca(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
         })?;
         if let PemItem::Certificate(cert) = item {
             // rustls silently drops a root it cannot parse; say so here.
-            let der = rustls_pki_types::CertificateDer::from(cert.der());
-            webpki::anchor_from_trusted_cert(&der).map_err(|error| {
-                format!("invalid certificate: {}", lower_first(&error.to_string()))
-            })?;
-            certs.push(cert);
+            let der = CertificateDer::from(cert.der().to_vec());
+            webpki::anchor_from_trusted_cert(&der)
+                .map_err(|error| format!("invalid certificate: {}", tls::webpki_reason(&error)))?;
+            certs.push(der);
         }
     }
     if certs.is_empty() {
@@ -142,7 +134,7 @@ pub fn call_error(error: ureq::Error, uri: &Uri, proxy: Option<&Proxy>) -> CallE
                 .get_ref()
                 .and_then(|inner| inner.downcast_ref::<rustls::Error>())
             {
-                return CallError::Tls(tls.to_string());
+                return CallError::Tls(tls_reason(tls));
             }
             if is_connect_error(&error) {
                 return CallError::Failed(format!(
@@ -156,7 +148,7 @@ pub fn call_error(error: ureq::Error, uri: &Uri, proxy: Option<&Proxy>) -> CallE
                 None => io_reason(&error),
             })
         }
-        ureq::Error::Rustls(error) => CallError::Tls(error.to_string()),
+        ureq::Error::Rustls(error) => CallError::Tls(tls_reason(&error)),
         ureq::Error::Tls(reason) => CallError::Tls(lower_first(reason)),
         ureq::Error::HostNotFound => {
             CallError::Failed(format!("{via}dial tcp: lookup {host}: no such host"))

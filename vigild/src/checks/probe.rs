@@ -29,7 +29,7 @@
 //! | HTTP cannot connect | `Get "http://127.0.0.1:8080/": dial tcp 127.0.0.1:8080: connect: connection refused` |
 //! | HTTP via a proxy | `Get "http://api/": proxyconnect tcp: dial tcp proxy:3128: connect: connection refused` |
 //! | HTTP, anything else | `Get "http://api/": <reason>`, such as `stopped after 10 redirects` |
-//! | TLS | `https://api/: tls: invalid peer certificate: UnknownIssuer` |
+//! | TLS | `https://api/: tls: invalid peer certificate: unknown issuer` (others: [`crate::outbound::tls`]) |
 //! | `ca` unusable | `cannot load ca file "/etc/ca.pem": no such file or directory` |
 //!
 //! The TCP probe resolves names itself, so its messages name the address
@@ -42,10 +42,10 @@
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::http::{self, Uri};
-use ureq::tls::TlsConfig;
 use ureq::{Proxy, ProxyProtocol};
 use vigil_proto::api::quote;
 use vigil_proto::duration;
@@ -131,8 +131,7 @@ fn http_with_env(
     } else {
         MAX_REDIRECTS
     };
-    let agent = ureq::Agent::config_builder()
-        .tls_config(tls)
+    let config = ureq::Agent::config_builder()
         .proxy(proxy.clone())
         // Any status is a reply to judge, not an error.
         .http_status_as_error(false)
@@ -140,8 +139,8 @@ fn http_with_env(
         .timeout_global(Some(timeout))
         // A configured User-Agent header replaces this one.
         .user_agent(format!("vigild/{}", env!("CARGO_PKG_VERSION")))
-        .build()
-        .new_agent();
+        .build();
+    let agent = outbound::agent(config, tls);
     let mut request = http::Request::get(uri.clone());
     for (name, value) in &probe.headers {
         request = request.header(name, value);
@@ -208,15 +207,17 @@ fn call_failure(
 }
 
 /// The TLS side of an HTTP probe (§4.1): the public web roots plus the
-/// certificates of `ca`, read at every probe; or no verification at all with
-/// `insecure`. A `ca` that cannot be used fails the probe either way.
-fn tls_config(probe: &HttpProbe) -> Result<TlsConfig, ProbeFailure> {
-    let extra = match &probe.ca {
+/// certificates of `ca`, read at every probe, each also trusted for itself
+/// when the server presents it ([`outbound::tls`]); or no verification at
+/// all with `insecure`. A `ca` that cannot be used fails the probe either
+/// way.
+fn tls_config(probe: &HttpProbe) -> Result<Arc<rustls::ClientConfig>, ProbeFailure> {
+    let bundle = match &probe.ca {
         Some(path) => outbound::load_ca(Path::new(path))
             .map_err(|reason| failure(format!("cannot load ca file {}: {reason}", quote(path))))?,
         None => Vec::new(),
     };
-    Ok(outbound::tls_config(extra, probe.insecure == Some(true)))
+    outbound::tls_config(bundle, probe.insecure == Some(true)).map_err(failure)
 }
 
 /// The proxy for `uri` from the environment (§4.1): none for a loopback
@@ -654,20 +655,29 @@ mod tests {
 
     // ---- HTTP: TLS.
 
-    /// A certificate for `localhost` only, and a TLS server config with it.
+    /// A self-signed certificate for `localhost` only, and a TLS server
+    /// config with it.
     fn tls_server() -> (String, Arc<rustls::ServerConfig>) {
-        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-        let key =
-            rustls_pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+        tls_server_with(rcgen::IsCa::NoCa)
+    }
+
+    /// [`tls_server`], with the certificate marked as a CA or not
+    /// (`openssl req -x509` marks its own as one).
+    fn tls_server_with(is_ca: rcgen::IsCa) -> (String, Arc<rustls::ServerConfig>) {
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params.is_ca = is_ca;
+        let signing_key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&signing_key).unwrap();
+        let key = rustls_pki_types::PrivateKeyDer::Pkcs8(signing_key.serialize_der().into());
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
-        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .with_single_cert(vec![cert.der().clone()], key)
         .unwrap();
-        (certified.cert.pem(), Arc::new(config))
+        (cert.pem(), Arc::new(config))
     }
 
     #[test]
@@ -677,7 +687,7 @@ mod tests {
         let url = server.url("https", "localhost", "/");
         assert_eq!(
             message(http(&probe(url.clone()), TIMEOUT)),
-            format!("{url}: tls: invalid peer certificate: UnknownIssuer")
+            format!("{url}: tls: invalid peer certificate: unknown issuer")
         );
     }
 
@@ -694,25 +704,45 @@ mod tests {
 
     #[test]
     fn a_ca_file_adds_trusted_roots() {
-        let (pem, config) = tls_server();
-        let dir = temp_dir("ca");
-        let ca = dir.join("ca.pem");
-        fs::write(&ca, pem).unwrap();
-        let server = serve(2, Some(config), ok);
+        // The server's own certificate as the CA, marked as a CA or not.
+        let kinds = [
+            ("leaf", rcgen::IsCa::NoCa),
+            (
+                "ca",
+                rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained),
+            ),
+        ];
+        for (kind, is_ca) in kinds {
+            let (pem, config) = tls_server_with(is_ca);
+            let dir = temp_dir(&format!("ca-{kind}"));
+            let ca = dir.join("ca.pem");
+            fs::write(&ca, pem).unwrap();
+            let server = serve(3, Some(config), ok);
 
-        let mut check = probe(server.url("https", "localhost", "/"));
-        check.ca = Some(ca.display().to_string());
-        assert_eq!(http(&check, TIMEOUT), Ok(()));
+            let url = server.url("https", "localhost", "/");
+            assert_eq!(
+                message(http(&probe(url.clone()), TIMEOUT)),
+                format!("{url}: tls: invalid peer certificate: unknown issuer"),
+                "{kind}"
+            );
 
-        // Names are still checked.
-        let url = server.url("https", "127.0.0.1", "/");
-        check.url = Some(url.clone());
-        let failed = message(http(&check, TIMEOUT));
-        assert!(
-            failed.starts_with(&format!("{url}: tls: invalid peer certificate: ")),
-            "{failed}"
-        );
-        fs::remove_dir_all(dir).unwrap();
+            let mut check = probe(url);
+            check.ca = Some(ca.display().to_string());
+            assert_eq!(http(&check, TIMEOUT), Ok(()), "{kind}");
+
+            // Names are still checked.
+            let url = server.url("https", "127.0.0.1", "/");
+            check.url = Some(url.clone());
+            assert_eq!(
+                message(http(&check, TIMEOUT)),
+                format!(
+                    "{url}: tls: invalid peer certificate: certificate not valid for name \
+                     \"127.0.0.1\" (it names \"localhost\")"
+                ),
+                "{kind}"
+            );
+            fs::remove_dir_all(dir).unwrap();
+        }
     }
 
     #[test]

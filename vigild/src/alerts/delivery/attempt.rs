@@ -16,6 +16,10 @@
 //!   proxy itself, over TLS trusting the web roots plus `proxy-ca` for an
 //!   `https://` proxy, and reads the reply's head with httparse.
 //!
+//! Both routes verify certificates as [`crate::outbound::tls`] does: a
+//! certificate of a CA bundle is also trusted for itself when the server
+//! (or proxy) presents it.
+//!
 //! Everything here **blocks** until the reply or the attempt's timeout:
 //! it runs on a delivery worker.
 
@@ -26,10 +30,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64ct::Encoding as _;
+use rustls_pki_types::CertificateDer;
 use rustls_pki_types::ServerName;
 use ureq::http::header::{AUTHORIZATION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING, USER_AGENT};
 use ureq::http::{self, HeaderName, HeaderValue, Uri};
-use ureq::tls::{Certificate, TlsConfig};
 use ureq::{Proxy, ProxyProtocol};
 use vigil_proto::api::quote;
 use vigil_proto::duration;
@@ -82,7 +86,7 @@ pub(super) struct Request<'a> {
 enum Route {
     /// ureq: direct, or a `CONNECT` tunnel through `proxy`.
     Ureq {
-        tls: TlsConfig,
+        tls: Arc<rustls::ClientConfig>,
         proxy: Option<Proxy>,
     },
     /// An `http` target through a proxy, in absolute form.
@@ -160,7 +164,10 @@ impl<'a> Request<'a> {
         let route = match proxy {
             Some(proxy) if scheme == Scheme::Http => {
                 let tls = match proxy.protocol() {
-                    ProxyProtocol::Https => Some(proxy_tls(proxy_ca)?),
+                    ProxyProtocol::Https => Some(
+                        outbound::tls_config(proxy_ca, false)
+                            .map_err(|reason| format!("proxy {reason}"))?,
+                    ),
                     _ => None,
                 };
                 Route::Forward(Forward { proxy, tls })
@@ -173,7 +180,7 @@ impl<'a> Request<'a> {
                 // See the module's doc: ureq has one TLS setting for both.
                 roots.extend(proxy_ca);
                 Route::Ureq {
-                    tls: outbound::tls_config(roots, job.tls_insecure),
+                    tls: outbound::tls_config(roots, job.tls_insecure)?,
                     proxy,
                 }
             }
@@ -222,7 +229,7 @@ impl<'a> Request<'a> {
 
     fn send_ureq(
         &self,
-        tls: &TlsConfig,
+        tls: &Arc<rustls::ClientConfig>,
         proxy: Option<&Proxy>,
         timeout: Duration,
     ) -> Result<Reply, CallError> {
@@ -233,8 +240,7 @@ impl<'a> Request<'a> {
             .find(|(name, _)| *name == USER_AGENT)
             .and_then(|(_, value)| value.to_str().ok())
             .unwrap_or_default();
-        let agent = ureq::Agent::config_builder()
-            .tls_config(tls.clone())
+        let config = ureq::Agent::config_builder()
             .proxy(proxy.cloned())
             // Any status is a reply to judge, not an error.
             .http_status_as_error(false)
@@ -246,8 +252,8 @@ impl<'a> Request<'a> {
             .user_agent(user_agent)
             .accept("")
             .accept_encoding("")
-            .build()
-            .new_agent();
+            .build();
+        let agent = outbound::agent(config, Arc::clone(tls));
         let mut request = http::Request::post(self.uri.clone());
         for (name, value) in &self.headers {
             request = request.header(name, value);
@@ -290,7 +296,10 @@ impl<'a> Request<'a> {
                 })?;
                 let connection =
                     rustls::ClientConnection::new(Arc::clone(config), name).map_err(|error| {
-                        CallError::Failed(format!("proxyconnect tcp: tls: {error}"))
+                        CallError::Failed(format!(
+                            "proxyconnect tcp: tls: {}",
+                            outbound::tls_reason(&error)
+                        ))
                     })?;
                 exchange(
                     rustls::StreamOwned::new(connection, stream),
@@ -305,7 +314,10 @@ impl<'a> Request<'a> {
                 .and_then(|inner| inner.downcast_ref::<rustls::Error>())
             {
                 // TLS with the proxy, not the target: Go's wording.
-                return CallError::Failed(format!("proxyconnect tcp: tls: {tls}"));
+                return CallError::Failed(format!(
+                    "proxyconnect tcp: tls: {}",
+                    outbound::tls_reason(tls)
+                ));
             }
             match error.kind() {
                 io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
@@ -405,30 +417,13 @@ fn headers(job: &[(String, String)]) -> Result<Vec<(HeaderName, HeaderValue)>, S
 /// The certificates of the `key` file at `path`, or the failure that ends
 /// the job (the plan checked the file when it was loaded; it has changed
 /// since).
-fn load_ca(key: &str, path: &Path) -> Result<Vec<Certificate<'static>>, String> {
+fn load_ca(key: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     outbound::load_ca(path).map_err(|reason| {
         format!(
             "cannot load {key} file {}: {reason}",
             quote(&path.display().to_string())
         )
     })
-}
-
-/// rustls' settings for an `https://` proxy on the forward route: the web
-/// roots plus `proxy-ca`.
-fn proxy_tls(extra: Vec<Certificate<'static>>) -> Result<Arc<rustls::ClientConfig>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let certs = outbound::web_roots()
-        .chain(extra)
-        .map(|cert| rustls_pki_types::CertificateDer::from(cert.der().to_vec()));
-    // The web roots all parse, and load_ca checked the others.
-    roots.add_parsable_certificates(certs);
-    let config = rustls::ClientConfig::builder_with_provider(outbound::crypto_provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|error| format!("proxy tls: {error}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }
 
 /// The verdict on a reply (§13).

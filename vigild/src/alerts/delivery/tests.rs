@@ -711,17 +711,69 @@ fn shutdown_cuts_a_retry_wait_short() {
 
 // ---- TLS.
 
-/// A certificate for `localhost` only, and a TLS server config with it.
+/// A self-signed certificate for `localhost` only, and a TLS server config
+/// with it.
 fn tls_server() -> (String, Arc<rustls::ServerConfig>) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    tls_server_with(rcgen::IsCa::NoCa)
+}
+
+/// [`tls_server`], with the certificate marked as a CA or not (`openssl req
+/// -x509` marks its own as one).
+fn tls_server_with(is_ca: rcgen::IsCa) -> (String, Arc<rustls::ServerConfig>) {
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.is_ca = is_ca;
+    let signing_key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&signing_key).unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(signing_key.serialize_der().into());
     let config = rustls::ServerConfig::builder_with_provider(crate::outbound::crypto_provider())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
-        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .with_single_cert(vec![cert.der().clone()], key)
         .unwrap();
-    (certified.cert.pem(), Arc::new(config))
+    (cert.pem(), Arc::new(config))
+}
+
+/// A `CONNECT` proxy on 127.0.0.1 that tunnels each connection to the
+/// `host:port` it asks for, and reports each request line.
+fn tunnel() -> (u16, Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sender, lines) = mpsc::channel();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let sender = sender.clone();
+            thread::spawn(move || {
+                stream.set_read_timeout(Some(WAIT)).unwrap();
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let target = line.split(' ').nth(1).unwrap_or_default().to_owned();
+                let _ = sender.send(line.trim_end().to_owned());
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                        break;
+                    }
+                }
+                let mut client = reader.into_inner();
+                let Ok(mut upstream) = std::net::TcpStream::connect(target) else {
+                    return;
+                };
+                client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .unwrap();
+                let mut client_reader = client.try_clone().unwrap();
+                let mut upstream_writer = upstream.try_clone().unwrap();
+                thread::spawn(move || {
+                    let _ = std::io::copy(&mut client_reader, &mut upstream_writer);
+                });
+                let _ = std::io::copy(&mut upstream, &mut client);
+            });
+        }
+    });
+    (port, lines)
 }
 
 /// A fresh directory for one test's files.
@@ -742,7 +794,7 @@ fn https_needs_the_tls_ca_of_a_private_receiver() {
     let outcome = harness.outcome();
     assert_eq!(
         error(&outcome),
-        format!("{url}: tls: invalid peer certificate: UnknownIssuer")
+        format!("{url}: tls: invalid peer certificate: unknown issuer")
     );
     assert_eq!(outcome.attempts, 1);
 
@@ -769,6 +821,56 @@ fn https_needs_the_tls_ca_of_a_private_receiver() {
         format!(
             "cannot load tls-ca file \"{}\": no such file or directory",
             dir.join("missing.pem").display()
+        )
+    );
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_tls_ca_naming_the_receivers_own_ca_certificate_is_trusted() {
+    // `openssl req -x509` marks its certificate as a CA; webpki alone
+    // refuses that as a server's own, curl and Go accept it.
+    let (pem, config) = tls_server_with(rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained));
+    let server = Server::start(Some(config), |_| Action::Reply(ok()));
+    let dir = temp_dir("tls-ca-self");
+    let ca = dir.join("ca.pem");
+    fs::write(&ca, pem).unwrap();
+    let url = format!("https://localhost:{}/hook", server.port);
+    let mut harness = Harness::new();
+
+    harness.delivery.submit(job("pager", url.clone()));
+    assert_eq!(
+        error(&harness.outcome()),
+        format!("{url}: tls: invalid peer certificate: unknown issuer")
+    );
+
+    let mut sent = job("pager", url.clone());
+    sent.tls_ca = Some(ca.clone());
+    harness.delivery.submit(sent.clone());
+    assert_eq!(harness.outcome().result, Ok(()));
+    assert_eq!(server.next().line, "POST /hook HTTP/1.1");
+
+    // Through a CONNECT tunnel too.
+    let (proxy, lines) = tunnel();
+    sent.proxy = Some(format!("http://127.0.0.1:{proxy}"));
+    harness.delivery.submit(sent.clone());
+    assert_eq!(harness.outcome().result, Ok(()));
+    assert_eq!(
+        lines.recv_timeout(WAIT).unwrap(),
+        format!("CONNECT localhost:{} HTTP/1.1", server.port)
+    );
+    assert_eq!(server.next().line, "POST /hook HTTP/1.1");
+
+    // The name is still checked.
+    let url = format!("https://127.0.0.1:{}/hook", server.port);
+    sent.url = Ok(url.clone());
+    sent.proxy = None;
+    harness.delivery.submit(sent);
+    assert_eq!(
+        error(&harness.outcome()),
+        format!(
+            "{url}: tls: invalid peer certificate: certificate not valid for name \"127.0.0.1\" \
+             (it names \"localhost\")"
         )
     );
     fs::remove_dir_all(dir).unwrap();
@@ -870,29 +972,40 @@ fn a_dead_proxy_reads_like_go() {
 
 #[test]
 fn an_https_proxy_is_trusted_through_proxy_ca() {
-    let (pem, config) = tls_server();
-    let proxy = Server::start(Some(config), |_| Action::Reply(ok()));
-    let dir = temp_dir("proxy-ca");
-    let ca = dir.join("proxy-ca.pem");
-    fs::write(&ca, pem).unwrap();
-    let mut harness = Harness::new();
+    // The proxy's own certificate as proxy-ca, marked as a CA or not.
+    let kinds = [
+        ("leaf", rcgen::IsCa::NoCa),
+        (
+            "ca",
+            rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained),
+        ),
+    ];
+    for (kind, is_ca) in kinds {
+        let (pem, config) = tls_server_with(is_ca);
+        let proxy = Server::start(Some(config), |_| Action::Reply(ok()));
+        let dir = temp_dir(&format!("proxy-ca-{kind}"));
+        let ca = dir.join("proxy-ca.pem");
+        fs::write(&ca, pem).unwrap();
+        let mut harness = Harness::new();
 
-    let mut sent = job("pager", "http://receiver.invalid/hook".into());
-    sent.proxy = Some(format!("https://localhost:{}", proxy.port));
-    harness.delivery.submit(sent.clone());
-    assert_eq!(
-        error(&harness.outcome()),
-        "proxyconnect tcp: tls: invalid peer certificate: UnknownIssuer"
-    );
+        let mut sent = job("pager", "http://receiver.invalid/hook".into());
+        sent.proxy = Some(format!("https://localhost:{}", proxy.port));
+        harness.delivery.submit(sent.clone());
+        assert_eq!(
+            error(&harness.outcome()),
+            "proxyconnect tcp: tls: invalid peer certificate: unknown issuer",
+            "{kind}"
+        );
 
-    sent.proxy_ca = Some(ca);
-    harness.delivery.submit(sent);
-    assert_eq!(harness.outcome().result, Ok(()));
-    assert_eq!(
-        proxy.next().line,
-        "POST http://receiver.invalid/hook HTTP/1.1"
-    );
-    fs::remove_dir_all(dir).unwrap();
+        sent.proxy_ca = Some(ca);
+        harness.delivery.submit(sent);
+        assert_eq!(harness.outcome().result, Ok(()), "{kind}");
+        assert_eq!(
+            proxy.next().line,
+            "POST http://receiver.invalid/hook HTTP/1.1"
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
 }
 
 #[test]
