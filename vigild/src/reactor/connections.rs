@@ -265,9 +265,7 @@ impl Reactor {
                 // any other input reaches the supervisor.
                 self.apply_effects(now);
             }
-            if connection.parked.is_some() {
-                self.pump_logs(&mut connection, now);
-            }
+            let full = connection.parked.is_some() && self.pump_logs(&mut connection, now);
             if connection.http.wants_write() {
                 connection
                     .http
@@ -276,6 +274,13 @@ impl Reactor {
                 // TLS records (a handshake message, the tail of a reply)
                 // that the socket did not take last time.
                 let _ = std::io::Write::flush(&mut connection.stream);
+            }
+            if full && !connection.http.wants_write() {
+                // The socket took everything a log stream had queued, so no
+                // writability event will come; it has more entries to
+                // send. Next turn, not now: one stream must not hold the
+                // loop for its whole backlog.
+                self.unfinished.push(token);
             }
             if !connection.http.read_pending() {
                 break;
@@ -363,10 +368,11 @@ impl Reactor {
     /// `: lagged` comment before the entries that follow the skip, the
     /// other formats skip silently (api.md §6.9). The producers never wait
     /// for a reader, and one pass writes at most the 1 MiB the buffer
-    /// holds.
-    fn pump_logs(&mut self, connection: &mut ApiConnection, now: Now) {
+    /// holds. Returns whether it stopped because the buffer was full, with
+    /// entries left to send.
+    fn pump_logs(&mut self, connection: &mut ApiConnection, now: Now) -> bool {
         let Some(Parked::Logs(feed)) = &mut connection.parked else {
-            return;
+            return false;
         };
         let http = &mut connection.http;
         let (format, until) = (feed.format, feed.until);
@@ -419,6 +425,7 @@ impl Reactor {
             let _ = connection.http.end_stream(now.monotonic);
             connection.parked = None;
         }
+        full
     }
 
     /// Sends `: ping` to an SSE stream that has been quiet for

@@ -127,7 +127,8 @@ pub struct Reactor {
     logger: Logger,
     /// Set by the supervisor's `Exit` effect.
     exit: Option<u8>,
-    /// Pipes whose read budget ran out: read again next turn.
+    /// Pipes whose read budget ran out, and log streams that have more to
+    /// send than one turn takes: served again next turn, without waiting.
     unfinished: Vec<Token>,
     /// Some log lines were stored this turn: feed the followers.
     new_output: bool,
@@ -251,7 +252,11 @@ impl Reactor {
                 self.dispatch(event.token(), now);
             }
             for token in std::mem::take(&mut self.unfinished) {
-                self.read_pipe(token, now);
+                match self.slots.get(&token) {
+                    Some(Slot::Pipe(_)) => self.read_pipe(token, now),
+                    Some(Slot::Connection(_)) => self.drive_connection(token, now, false),
+                    _ => {}
+                }
             }
             // SIGCHLD coalesces and a pidfd wake-up may race with it: a
             // WNOHANG pass every turn costs one system call and misses
