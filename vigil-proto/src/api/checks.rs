@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::ChangeId;
 use super::services::ServiceStartup;
+use super::system::HealthLevel;
 use super::{Error, null_as_default};
 
 /// One item of the `GET /v1/checks` result, which is sorted by name.
@@ -70,19 +71,17 @@ pub enum CheckLevel {
 
 impl CheckLevel {
     /// Parses the `level` query parameter of `GET /v1/checks`: empty means
-    /// any level.
+    /// any level. The words are those of `/v1/health`, and so is the error.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidHealthLevel`] for anything but empty, `alive` or
-    /// `ready` (the message is the same as on `/v1/health`).
+    /// `ready`.
     pub fn parse_query(value: &str) -> Result<Option<Self>, Error> {
-        match value {
-            "" => Ok(None),
-            "alive" => Ok(Some(Self::Alive)),
-            "ready" => Ok(Some(Self::Ready)),
-            _ => Err(Error::InvalidHealthLevel),
-        }
+        Ok(HealthLevel::parse_query(value)?.map(|level| match level {
+            HealthLevel::Alive => Self::Alive,
+            HealthLevel::Ready => Self::Ready,
+        }))
     }
 
     /// The wire spelling.

@@ -2,8 +2,8 @@
 //! (api.md §6.2, §6.8; checks-and-alerts.md §2, §8).
 
 use vigil_proto::api::{
-    self, CheckLevel, ChecksAction, ChecksChanged, ChecksRequest, HealthInfo, HealthLevel,
-    RefreshRequest, RefreshResult, StatusCode,
+    self, CheckLevel, ChecksAction, ChecksChanged, ChecksRequest, HealthInfo, RefreshRequest,
+    RefreshResult, StatusCode,
 };
 use vigil_proto::plan;
 
@@ -13,28 +13,32 @@ use crate::supervisor::Now;
 
 /// `GET /v1/health?level=&names=`: exactly Pebble's two bodies, 200 or 502.
 pub(super) fn health(state: &State, request: &Request) -> Reply {
-    let level = match HealthLevel::parse_query(request.query_value("level").unwrap_or("")) {
+    let level = match level_query(request) {
         Ok(level) => level,
-        Err(e) => return bad_request(e.to_string()),
+        Err(reply) => return reply,
     };
-    let level = level.map(|level| match level {
-        HealthLevel::Alive => plan::CheckLevel::Alive,
-        HealthLevel::Ready => plan::CheckLevel::Ready,
-    });
     let healthy = state.checks.healthy(level, &request.query_list("names"));
     Reply::Now(Response::json(&HealthInfo { healthy }.into_response()))
 }
 
+/// The `level` query of `/v1/health` and `/v1/checks`: empty, `alive` or
+/// `ready` (what each selects is the caller's business), else a 400.
+fn level_query(request: &Request) -> Result<Option<plan::CheckLevel>, Reply> {
+    match CheckLevel::parse_query(request.query_value("level").unwrap_or("")) {
+        Ok(level) => Ok(level.map(|level| match level {
+            CheckLevel::Alive => plan::CheckLevel::Alive,
+            CheckLevel::Ready => plan::CheckLevel::Ready,
+        })),
+        Err(e) => Err(bad_request(e.to_string())),
+    }
+}
+
 /// `GET /v1/checks?level=&names=`: an exact level match.
 pub(super) fn list(state: &State, request: &Request) -> Reply {
-    let level = match CheckLevel::parse_query(request.query_value("level").unwrap_or("")) {
+    let level = match level_query(request) {
         Ok(level) => level,
-        Err(e) => return bad_request(e.to_string()),
+        Err(reply) => return reply,
     };
-    let level = level.map(|level| match level {
-        CheckLevel::Alive => plan::CheckLevel::Alive,
-        CheckLevel::Ready => plan::CheckLevel::Ready,
-    });
     let checks: Vec<api::CheckInfo> = state
         .checks
         .checks(level, &request.query_list("names"))

@@ -465,22 +465,7 @@ impl Reactor {
             message: format!("cannot start service: {}", error.message),
         })?;
         let pid = spawned.pid;
-        let token = self.token();
-        if let Err(error) = self.poll.registry().register(
-            &mut SourceFd(&spawned.pidfd.as_raw_fd()),
-            token,
-            Interest::READABLE,
-        ) {
-            self.error(&format!("cannot watch process {pid}: {error}"));
-        }
-        self.slots.insert(token, Slot::Pidfd);
-        self.children.insert(
-            pid,
-            Child {
-                pidfd: spawned.pidfd,
-                token,
-            },
-        );
+        self.adopt(pid, spawned.pidfd);
         let forward = request.logs_forward == LogsForward::Enabled;
         for (fd, stream) in [
             (spawned.stdout, vigil_proto::api::LogStream::Stdout),
@@ -509,6 +494,21 @@ impl Reactor {
             }
         }
         Ok(Pid::from_raw(pid))
+    }
+
+    /// Keeps a freshly spawned child for the reaper: its pidfd wakes the
+    /// loop when it exits, and is the safe way to signal it until then.
+    fn adopt(&mut self, pid: i32, pidfd: std::os::fd::OwnedFd) {
+        let token = self.token();
+        if let Err(error) = self.poll.registry().register(
+            &mut SourceFd(&pidfd.as_raw_fd()),
+            token,
+            Interest::READABLE,
+        ) {
+            self.error(&format!("cannot watch process {pid}: {error}"));
+        }
+        self.slots.insert(token, Slot::Pidfd);
+        self.children.insert(pid, Child { pidfd, token });
     }
 
     fn send_signal(

@@ -24,7 +24,7 @@ use mio::{Interest, Token, Waker};
 use nix::sys::signal::Signal;
 
 use super::children::{self, Launch};
-use super::{Child, Reactor, Slot};
+use super::{Reactor, Slot};
 use crate::alerts::firing::Observation;
 use crate::checks::{Effect, ProbeFailure, ProbeId, ProbeSpec, probe};
 use crate::config::LogLevel;
@@ -306,22 +306,7 @@ impl Reactor {
         let spawned = children::spawn(&launch)
             .map_err(|error| failure(format!("cannot start command: {}", error.message)))?;
         let pid = spawned.pid;
-        let token = self.token();
-        if let Err(error) = self.poll.registry().register(
-            &mut SourceFd(&spawned.pidfd.as_raw_fd()),
-            token,
-            Interest::READABLE,
-        ) {
-            self.error(&format!("cannot watch process {pid}: {error}"));
-        }
-        self.slots.insert(token, Slot::Pidfd);
-        self.children.insert(
-            pid,
-            Child {
-                pidfd: spawned.pidfd,
-                token,
-            },
-        );
+        self.adopt(pid, spawned.pidfd);
         let output = spawned.stdout.and_then(|fd| {
             let token = self.token();
             self.poll
