@@ -15,7 +15,6 @@ pub mod identity;
 pub mod log;
 pub mod logs;
 pub mod outbound;
-pub mod pool;
 pub mod reactor;
 pub mod relaunch;
 pub mod supervisor;

@@ -1,9 +1,9 @@
 //! The HTTP and TCP probes of health checks (§4.1, §4.2): one call runs one
 //! probe and returns its verdict, worded as §5 gives it.
 //!
-//! Both functions **block**, so they run on the worker pool
-//! ([`crate::pool`]), never on the reactor (§3, "Probes never block the event
-//! loop"). Each returns by its `timeout` even against a peer that accepts
+//! Both functions **block**, so they run on a thread of their own (see
+//! `reactor/probes.rs`), never on the reactor (§3, "Probes never block the
+//! event loop"). Each returns by its `timeout` even against a peer that accepts
 //! and never answers: every step (DNS, connect, TLS, request, response) runs
 //! against one deadline. This is the one part of `checks` that touches
 //! sockets; the scheduler beside it stays pure.
