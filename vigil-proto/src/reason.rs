@@ -14,10 +14,16 @@ pub fn io_reason(error: &io::Error) -> String {
             .to_owned(),
         None => text,
     };
+    lower_first(&text)
+}
+
+/// `text` with its first letter in lower case, as Go's messages are.
+#[must_use]
+pub fn lower_first(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => text,
+        None => String::new(),
     }
 }
 

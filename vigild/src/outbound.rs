@@ -1,7 +1,8 @@
 //! Outbound HTTP and TCP, as the health probes (checks-and-alerts.md §4) and
 //! alert delivery (§13) both make them: ureq agents whose TLS runs on the
 //! workspace's one rustls and ring provider (DESIGN.md §4) and trusts the
-//! certificates of a CA bundle as curl and Go do ([`tls`]), CA bundles,
+//! certificates of a CA bundle as curl and Go do ([`tls`], shared with the
+//! CLI from `vigil_proto::tls`), CA bundles,
 //! dialling a host against a deadline, and failures worded as Go's `net`
 //! and `net/http` packages word them (which is what Pebble reports).
 //!
@@ -23,21 +24,17 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, sync_channel};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rustls::crypto::CryptoProvider;
 use rustls_pki_types::CertificateDer;
 use ureq::http::Uri;
-use ureq::tls::PemItem;
 use ureq::{Proxy, Timeout};
-use vigil_proto::reason::io_reason;
+use vigil_proto::reason::{io_reason, lower_first};
+pub use vigil_proto::tls;
 
-pub mod tls;
-
-pub use tls::{agent, tls_config, tls_reason};
+pub use tls::{agent, crypto_provider, tls_config, tls_reason, web_roots};
 
 /// The least share of the remaining time that one address of a host gets
 /// before [`dial`] moves on to the next, unless less time is left: Go's
@@ -47,43 +44,13 @@ const MIN_ADDRESS_TIMEOUT: Duration = Duration::from_secs(2);
 /// What std puts before the resolver's own words in a failed lookup.
 const LOOKUP_PREFIX: &str = "failed to lookup address information: ";
 
-/// The one crypto provider of the tree (DESIGN.md §4).
-#[must_use]
-pub fn crypto_provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// The public web roots, as whole certificates (so that a CA bundle can be
-/// added to them).
-pub fn web_roots() -> impl Iterator<Item = CertificateDer<'static>> {
-    webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned()
-}
-
 /// The certificates of the PEM bundle at `path`, or why it cannot be used
 /// (`no such file or directory`, `no PEM certificate in the file`,
 /// `invalid certificate: …`). Keys and other items in the bundle are
 /// skipped.
 pub fn load_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let pem = std::fs::read(path).map_err(|error| io_reason(&error))?;
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(&pem) {
-        let item = item.map_err(|error| match error {
-            // ureq's own wording of this one is a Debug dump.
-            ureq::Error::Pem(error) => format!("invalid PEM: {error}"),
-            error => lower_first(&error.to_string()),
-        })?;
-        if let PemItem::Certificate(cert) = item {
-            // rustls silently drops a root it cannot parse; say so here.
-            let der = CertificateDer::from(cert.der().to_vec());
-            webpki::anchor_from_trusted_cert(&der)
-                .map_err(|error| format!("invalid certificate: {}", tls::webpki_reason(&error)))?;
-            certs.push(der);
-        }
-    }
-    if certs.is_empty() {
-        return Err("no PEM certificate in the file".to_owned());
-    }
-    Ok(certs)
+    tls::ca_bundle(&pem)
 }
 
 /// A failed ureq call, sorted by what the caller does with it.
@@ -122,6 +89,9 @@ pub fn call_error(error: ureq::Error, uri: &Uri, proxy: Option<&Proxy>) -> CallE
             target_port(uri),
         ),
     };
+    if let Some(reason) = tls::ureq_tls_reason(&error) {
+        return CallError::Tls(reason);
+    }
     match error {
         ureq::Error::Timeout(timeout) => CallError::TimedOut {
             connecting: matches!(timeout, Timeout::Connect | Timeout::Resolve),
@@ -130,12 +100,6 @@ pub fn call_error(error: ureq::Error, uri: &Uri, proxy: Option<&Proxy>) -> CallE
             CallError::TimedOut { connecting: false }
         }
         ureq::Error::Io(error) => {
-            if let Some(tls) = error
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            {
-                return CallError::Tls(tls_reason(tls));
-            }
             if is_connect_error(&error) {
                 return CallError::Failed(format!(
                     "{via}dial tcp {}: connect: {}",
@@ -148,8 +112,6 @@ pub fn call_error(error: ureq::Error, uri: &Uri, proxy: Option<&Proxy>) -> CallE
                 None => io_reason(&error),
             })
         }
-        ureq::Error::Rustls(error) => CallError::Tls(tls_reason(&error)),
-        ureq::Error::Tls(reason) => CallError::Tls(lower_first(reason)),
         ureq::Error::HostNotFound => {
             CallError::Failed(format!("{via}dial tcp: lookup {host}: no such host"))
         }
@@ -234,16 +196,6 @@ pub fn join_host_port(host: &str, port: u16) -> String {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
-    }
-}
-
-/// `text` with its first letter in lower case, as Go's messages are.
-#[must_use]
-pub fn lower_first(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

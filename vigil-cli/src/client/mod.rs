@@ -935,4 +935,18 @@ mod tests {
             "cannot read --cacert /nonexistent/ca.pem: no such file or directory"
         );
     }
+
+    #[test]
+    fn socks_proxies_fail_setup() {
+        let transport = Transport::Url {
+            base: "https://vigild.example".into(),
+            tls: TlsOptions::default(),
+            proxy: Some("socks5://proxy:1080".into()),
+        };
+        let error = Client::new(transport, None).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unsupported proxy \"socks5://proxy:1080\": only http:// and https:// proxies"
+        );
+    }
 }

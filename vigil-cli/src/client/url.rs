@@ -1,13 +1,19 @@
 //! The `--url` transport: the same requests as over the Unix socket, sent
 //! over plain HTTP or HTTPS with ureq (cli.md §2.1).
 //!
-//! [`Agent::open`] turns the TLS options into one ureq agent: rustls on the
-//! workspace's ring provider; the public web roots plus any `--cacert`
-//! bundle, or no verification at all with `--insecure`; a client
-//! certificate with `--cert`/`--key`; the proxy that `global` chose (loopback
-//! never goes through one). 4xx and 5xx replies come back as replies, so
+//! [`Agent::open`] turns the TLS options into one ureq agent, built by
+//! `vigil_proto::tls` as vigild builds those of its probes and alerts:
+//! rustls on the workspace's ring provider; the public web roots plus any
+//! `--cacert` bundle, whose certificates are also trusted for themselves
+//! when the server presents one as its own (as curl does, so a self-signed
+//! CA:TRUE certificate works as its own CA), or no verification at all with
+//! `--insecure`; a client certificate with `--cert`/`--key`; the proxy that
+//! `global` chose (loopback never goes through one; `http://` and
+//! `https://` proxies only). 4xx and 5xx replies come back as replies, so
 //! that the envelope's message reaches the user, and redirects are not
-//! followed, so credentials never travel to another host.
+//! followed, so credentials never travel to another host. TLS failures are
+//! worded by `vigil_proto::tls` too (`invalid peer certificate: unknown
+//! issuer`).
 //!
 //! Ctrl-C: a request without a timeout (a stream or a change wait) stops
 //! with `EINTR` when SIGINT arrives, which ureq passes up unchanged; the body
@@ -22,8 +28,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use rustls::ClientConfig;
+use ureq::ProxyProtocol;
 use ureq::http;
-use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
+use vigil_proto::tls::{self, ClientCert};
 
 use super::{Error, Request, TlsOptions};
 
@@ -45,14 +53,23 @@ impl Agent {
     /// `--key` files now, so a bad file fails before any request.
     pub fn open(base: &str, tls: &TlsOptions, proxy: Option<&str>) -> Result<Self, Error> {
         let proxy = match proxy {
-            Some(proxy) => Some(
-                ureq::Proxy::new(proxy)
-                    .map_err(|error| Error::Setup(format!("invalid proxy {proxy:?}: {error}")))?,
-            ),
+            Some(proxy) => {
+                let parsed = ureq::Proxy::new(proxy)
+                    .map_err(|error| Error::Setup(format!("invalid proxy {proxy:?}: {error}")))?;
+                // The agent's connector chain has no SOCKS.
+                if !matches!(
+                    parsed.protocol(),
+                    ProxyProtocol::Http | ProxyProtocol::Https
+                ) {
+                    return Err(Error::Setup(format!(
+                        "unsupported proxy {proxy:?}: only http:// and https:// proxies"
+                    )));
+                }
+                Some(parsed)
+            }
             None => None,
         };
-        let agent = ureq::Agent::config_builder()
-            .tls_config(tls_config(tls)?)
+        let config = ureq::Agent::config_builder()
             // The default reads the proxy variables itself; `global` has
             // already applied cli.md's rules to them.
             .proxy(proxy)
@@ -60,8 +77,8 @@ impl Agent {
             .max_redirects(0)
             .timeout_connect(Some(CONNECT_TIMEOUT))
             .user_agent(format!("vigil/{}", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
+            .build();
+        let agent = tls::agent(config, tls_config(tls)?);
         Ok(Self {
             agent,
             base: base.to_owned(),
@@ -167,49 +184,26 @@ impl Read for Body {
 }
 
 /// The TLS side of the agent (cli.md §2.1).
-fn tls_config(tls: &TlsOptions) -> Result<TlsConfig, Error> {
-    let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-        .iter()
-        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
-        .collect();
-    if let Some(path) = &tls.cacert {
-        let pem = read("--cacert", path)?;
-        let bundle = certificates(&pem).map_err(|detail| invalid("--cacert", path, &detail))?;
-        roots.extend(bundle);
-    }
-    let client_cert = match &tls.identity {
+fn tls_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
+    let bundle = match &options.cacert {
+        Some(path) => tls::ca_bundle(&read("--cacert", path)?)
+            .map_err(|detail| invalid("--cacert", path, &detail))?,
+        None => Vec::new(),
+    };
+    let client_cert = match &options.identity {
         Some(identity) => {
-            let pem = read("--cert", &identity.cert)?;
-            let chain =
-                certificates(&pem).map_err(|detail| invalid("--cert", &identity.cert, &detail))?;
-            let pem = read("--key", &identity.key)?;
-            let key = PrivateKey::from_pem(&pem)
-                .map_err(|error| invalid("--key", &identity.key, &reason(&error)))?;
-            Some(ClientCert::new_with_certs(&chain, key))
+            let chain = tls::certificates(&read("--cert", &identity.cert)?)
+                .map_err(|detail| invalid("--cert", &identity.cert, &detail))?;
+            let key = tls::private_key(&read("--key", &identity.key)?)
+                .map_err(|detail| invalid("--key", &identity.key, &detail))?;
+            Some(
+                ClientCert::new(chain, key)
+                    .map_err(|detail| invalid("--key", &identity.key, &detail))?,
+            )
         }
         None => None,
     };
-    Ok(TlsConfig::builder()
-        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .root_certs(RootCerts::new_with_certs(&roots))
-        .disable_verification(tls.insecure)
-        .client_cert(client_cert)
-        .build())
-}
-
-/// The certificates in a PEM file; at least one.
-fn certificates(pem: &[u8]) -> Result<Vec<Certificate<'static>>, String> {
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(pem) {
-        // Keys and other items in a bundle are not certificates: skipped.
-        if let PemItem::Certificate(cert) = item.map_err(|error| reason(&error))? {
-            certs.push(cert);
-        }
-    }
-    if certs.is_empty() {
-        return Err("no PEM certificate in it".to_owned());
-    }
-    Ok(certs)
+    tls::tls_config_with_client_cert(bundle, options.insecure, client_cert).map_err(Error::Setup)
 }
 
 fn read(option: &str, path: &Path) -> Result<Vec<u8>, Error> {
@@ -226,10 +220,14 @@ fn invalid(option: &str, path: &Path, detail: &str) -> Error {
     Error::Setup(format!("invalid {option} {}: {detail}", path.display()))
 }
 
-/// A ureq error as a reason: an I/O error worded as Go words it, without
-/// ureq's `io: ` prefix (so a refused connection reads "connection
-/// refused", and a certificate error "invalid peer certificate: …").
+/// A ureq error as a reason: a TLS failure in words, as vigild words those
+/// of its probes ("invalid peer certificate: unknown issuer"); an I/O error
+/// worded as Go words it, without ureq's `io: ` prefix (so a refused
+/// connection reads "connection refused").
 fn reason(error: &ureq::Error) -> String {
+    if let Some(reason) = tls::ureq_tls_reason(error) {
+        return reason;
+    }
     match error {
         ureq::Error::Io(error) => super::reason(error),
         error => error.to_string(),

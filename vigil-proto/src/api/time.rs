@@ -453,6 +453,27 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month as u32, day as u32)
 }
 
+/// Seconds from 1970-01-01T00:00:00Z to the UTC time `year`-`month`-`day`
+/// `hour`:`minute`:`second` (negative before it); `None` when a field is out
+/// of range (no leap second).
+#[cfg(feature = "tls")]
+pub(crate) fn epoch_seconds(
+    year: i64,
+    month: u32,
+    day: u32,
+    (hour, minute, second): (u32, u32, u32),
+) -> Option<i64> {
+    let valid = (1..=12).contains(&month)
+        && (1..=days_in_month(year, month)).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 60;
+    valid.then(|| {
+        days_from_civil(year, month, day) * SECONDS_PER_DAY
+            + i64::from(hour * 3600 + minute * 60 + second)
+    })
+}
+
 /// The number of days from 1970-01-01 to the date `year`-`month`-`day`
 /// (negative before it): the inverse of [`civil_from_days`].
 fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {

@@ -1,6 +1,11 @@
-//! TLS for outbound calls (checks-and-alerts.md §4.1, §13): the one rustls
-//! client config of probes and alert delivery, the ureq agent that uses it,
-//! and rustls' errors in words.
+//! TLS for outbound calls: the one rustls client config of vigild's probes
+//! and alert delivery (checks-and-alerts.md §4.1, §13) and of the CLI's
+//! `--url https://…` (cli.md §2.1), the ureq agent that uses it, the PEM
+//! files it reads, and rustls' errors in words. All on the workspace's one
+//! rustls and ring provider (DESIGN.md §4).
+//!
+//! Behind the crate's `tls` feature: unlike the rest of the crate, an agent
+//! does network I/O, and **blocks**.
 //!
 //! # Certificates of a CA bundle
 //!
@@ -18,6 +23,9 @@
 //! extended key usages. The handshake signature is checked as always, which
 //! proves that the server holds the certificate's key.
 //!
+//! A [`ClientCert`] adds a client certificate for servers that ask for one
+//! (mutual TLS, the CLI's `--cert` and `--key`).
+//!
 //! ureq 3 has no setting for a custom verifier, so [`agent`] builds ureq's
 //! connector chain itself (CONNECT proxy, then TCP) and ends it with
 //! [`TlsConnector`], which does what ureq's own `RustlsConnector` does with
@@ -25,7 +33,8 @@
 //!
 //! # Messages
 //!
-//! [`tls_reason`] words rustls' errors without Debug dumps:
+//! [`tls_reason`] words rustls' errors without Debug dumps ([`ureq_tls_reason`]
+//! finds them in a failed ureq call):
 //!
 //! | Case | Reason |
 //! |---|---|
@@ -46,40 +55,158 @@ use std::io::{Read as _, Write as _};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::api::time::epoch_seconds;
+use crate::api::{Precision, Timestamp, quote};
+use crate::reason::lower_first;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{WebPkiServerVerifier, verify_server_name};
+use rustls::crypto::CryptoProvider;
 use rustls::crypto::{WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::PrivateKeyDer;
+use rustls::pki_types::pem::{self, PemObject as _};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
     SignatureScheme, StreamOwned,
 };
+use ureq::tls::PemItem;
 use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::time::{Duration as UreqDuration, Instant as UreqInstant};
 use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
     TcpConnector, Transport, TransportAdapter,
 };
-use vigil_proto::api::{Precision, Timestamp, quote};
 
-use super::{crypto_provider, lower_first, web_roots};
+/// The one crypto provider of the tree (DESIGN.md §4).
+#[must_use]
+pub fn crypto_provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The public web roots, as whole certificates (so that a CA bundle can be
+/// added to them).
+pub fn web_roots() -> impl Iterator<Item = CertificateDer<'static>> {
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned()
+}
 
 /// The rustls settings of outbound calls: the public web roots plus
 /// `bundle`, verified by [`PinningVerifier`]; or, with `insecure`, no
 /// verification of the certificate or the name (the handshake signature is
-/// still checked against the certificate's key, as Go does).
+/// still checked against the certificate's key, as Go does). No client
+/// certificate.
 pub fn tls_config(
     bundle: Vec<CertificateDer<'static>>,
     insecure: bool,
 ) -> Result<Arc<ClientConfig>, String> {
-    let config = ClientConfig::builder_with_provider(crypto_provider())
+    tls_config_with_client_cert(bundle, insecure, None)
+}
+
+/// [`tls_config`], presenting `client_cert` to a server that asks for a
+/// client certificate.
+pub fn tls_config_with_client_cert(
+    bundle: Vec<CertificateDer<'static>>,
+    insecure: bool,
+    client_cert: Option<ClientCert>,
+) -> Result<Arc<ClientConfig>, String> {
+    let builder = ClientConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()
         .map_err(|error| format!("tls: {}", lower_first(&error.to_string())))?
         .dangerous()
-        .with_custom_certificate_verifier(verifier(bundle, insecure)?)
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(verifier(bundle, insecure)?);
+    let config = match client_cert {
+        Some(ClientCert(key)) => {
+            builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(key)))
+        }
+        None => builder.with_no_client_auth(),
+    };
     Ok(Arc::new(config))
+}
+
+/// A client certificate for mutual TLS: a certificate chain, leaf first,
+/// and the leaf's private key, known to go together.
+#[derive(Clone, Debug)]
+pub struct ClientCert(Arc<CertifiedKey>);
+
+impl ClientCert {
+    /// `chain` (leaf first, not empty) with `key`; or why they cannot be
+    /// used: `the private key does not match the certificate`, or a key of
+    /// a kind the provider cannot sign with.
+    pub fn new(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Self, String> {
+        if chain.is_empty() {
+            return Err("no certificate".to_owned());
+        }
+        match CertifiedKey::from_der(chain, key, &crypto_provider()) {
+            Ok(key) => Ok(Self(Arc::new(key))),
+            Err(rustls::Error::InconsistentKeys(_)) => {
+                Err("the private key does not match the certificate".to_owned())
+            }
+            Err(rustls::Error::General(reason)) => Err(lower_first(&reason)),
+            Err(error) => Err(tls_reason(&error)),
+        }
+    }
+}
+
+/// The certificates of the PEM bundle `pem`, checked as trust anchors, or
+/// why it cannot be used (`no PEM certificate in the file`, `invalid
+/// certificate: …`, `invalid PEM: …`). Keys and other items in the bundle
+/// are skipped.
+pub fn ca_bundle(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    read_certificates(pem, |der| {
+        // rustls silently drops a root it cannot parse; say so here.
+        webpki::anchor_from_trusted_cert(der)
+            .map(|_| ())
+            .map_err(|error| format!("invalid certificate: {}", webpki_reason(&error)))
+    })
+}
+
+/// The certificates of the PEM file `pem` (a certificate chain), or why it
+/// cannot be used (`no PEM certificate in the file`, `invalid PEM: …`).
+/// Keys and other items in the file are skipped.
+pub fn certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    read_certificates(pem, |_| Ok(()))
+}
+
+/// The first private key (PKCS#8, PKCS#1 or SEC1) of the PEM file `pem`,
+/// or why there is none (`no PEM private key in the file`, `invalid PEM:
+/// …`).
+pub fn private_key(pem: &[u8]) -> Result<PrivateKeyDer<'static>, String> {
+    PrivateKeyDer::from_pem_slice(pem).map_err(|error| match error {
+        pem::Error::NoItemsFound => "no PEM private key in the file".to_owned(),
+        error => format!("invalid PEM: {error}"),
+    })
+}
+
+/// The certificates of `pem`, each passed to `check`; at least one.
+fn read_certificates(
+    pem: &[u8],
+    check: impl Fn(&CertificateDer<'static>) -> Result<(), String>,
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        if let PemItem::Certificate(cert) = item.map_err(pem_reason)? {
+            let der = CertificateDer::from(cert.der().to_vec());
+            check(&der)?;
+            certs.push(der);
+        }
+    }
+    if certs.is_empty() {
+        return Err("no PEM certificate in the file".to_owned());
+    }
+    Ok(certs)
+}
+
+/// A PEM file that ureq cannot read, in words.
+fn pem_reason(error: ureq::Error) -> String {
+    match error {
+        // ureq's own wording of this one is a Debug dump.
+        ureq::Error::Pem(error) => format!("invalid PEM: {error}"),
+        error => lower_first(&error.to_string()),
+    }
 }
 
 /// A ureq agent with `config` whose TLS, to the target and to an `https://`
@@ -92,6 +219,21 @@ pub fn agent(config: ureq::config::Config, tls: Arc<ClientConfig>) -> ureq::Agen
             .chain(TcpConnector::default())
             .chain(TlsConnector { config: tls });
     ureq::Agent::with_parts(config, connector, DefaultResolver::default())
+}
+
+/// The TLS failure of a failed ureq call in words ([`tls_reason`]); `None`
+/// when the call failed otherwise.
+#[must_use]
+pub fn ureq_tls_reason(error: &ureq::Error) -> Option<String> {
+    match error {
+        ureq::Error::Io(error) => error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .map(tls_reason),
+        ureq::Error::Rustls(error) => Some(tls_reason(error)),
+        ureq::Error::Tls(reason) => Some(lower_first(reason)),
+        _ => None,
+    }
 }
 
 /// rustls' `error` in words (see the module's table).
@@ -678,12 +820,14 @@ fn time(input: &[u8]) -> Option<(u64, &[u8])> {
     if text.len() != 11 || text[10] != b'Z' {
         return None;
     }
-    let field = |at: usize| number(&text[at..at + 2]).and_then(|value| u8::try_from(value).ok());
-    let month = time::Month::try_from(field(0)?).ok()?;
-    let date = time::Date::from_calendar_date(i32::try_from(year).ok()?, month, field(2)?).ok()?;
-    let at = date.with_hms(field(4)?, field(6)?, field(8)?).ok()?;
-    let seconds = u64::try_from(at.assume_utc().unix_timestamp()).unwrap_or(0);
-    Some((seconds, rest))
+    let field = |at: usize| number(&text[at..at + 2]);
+    let at = epoch_seconds(
+        i64::from(year),
+        field(0)?,
+        field(2)?,
+        (field(4)?, field(6)?, field(8)?),
+    )?;
+    Some((u64::try_from(at).unwrap_or(0), rest))
 }
 
 /// ASCII digits as a number.
@@ -961,6 +1105,13 @@ mod tests {
         );
         assert_eq!(time(b"\x17\x0d500101000000Z"), Some((0, &b""[..])));
         assert_eq!(time(b"\x17\x0d701301000000Z"), None);
+        assert_eq!(time(b"\x17\x0d230229000000Z"), None);
+        assert_eq!(
+            time(b"\x17\x0d240229000000Z"),
+            Some((1_709_164_800, &b""[..]))
+        );
+        assert_eq!(time(b"\x17\x0d240101240000Z"), None);
+        assert_eq!(time(b"\x17\x0d240101000060Z"), None);
         assert_eq!(
             time(b"\x18\x0f19700101000001Z\x05\x00"),
             Some((1, &b"\x05\x00"[..]))
@@ -968,6 +1119,71 @@ mod tests {
         assert_eq!(time(b"\x18\x0f19600101000000Z"), Some((0, &b""[..])));
         assert_eq!(time(b"\x18\x0d700101000000Z"), None);
         assert_eq!(time(b"\x17\x0d7001010000+0"), None);
+    }
+
+    #[test]
+    fn pem_files_are_read_with_reasons() {
+        let key = KeyPair::generate().unwrap();
+        let cert = params(&["localhost"]).self_signed(&key).unwrap();
+        let both = format!("{}{}", key.serialize_pem(), cert.pem());
+        let der = cert.der().clone();
+        assert_eq!(ca_bundle(both.as_bytes()), Ok(vec![der.clone()]));
+        assert_eq!(certificates(both.as_bytes()), Ok(vec![der]));
+        assert_eq!(
+            private_key(both.as_bytes()).unwrap().secret_der(),
+            key.serialize_der()
+        );
+        let none = Err("no PEM certificate in the file".to_owned());
+        assert_eq!(ca_bundle(key.serialize_pem().as_bytes()), none);
+        assert_eq!(certificates(b"text"), none);
+        assert_eq!(
+            private_key(cert.pem().as_bytes()),
+            Err("no PEM private key in the file".to_owned())
+        );
+        let cut = &both.as_bytes()[..both.len() - 10];
+        assert!(certificates(cut).unwrap_err().starts_with("invalid PEM: "));
+        // A chain may hold what is no trust anchor; a bundle may not.
+        let broken = "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            ca_bundle(broken.as_bytes()),
+            Err("invalid certificate: malformed certificate".to_owned())
+        );
+        assert_eq!(certificates(broken.as_bytes()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_client_cert_needs_its_own_key() {
+        let key = KeyPair::generate().unwrap();
+        let cert = params(&["client"]).self_signed(&key).unwrap();
+        let own = private_key(key.serialize_pem().as_bytes()).unwrap();
+        let client = ClientCert::new(vec![cert.der().clone()], own).unwrap();
+        assert!(tls_config_with_client_cert(Vec::new(), false, Some(client)).is_ok());
+        let other = KeyPair::generate().unwrap();
+        let other = private_key(other.serialize_pem().as_bytes()).unwrap();
+        assert_eq!(
+            ClientCert::new(vec![cert.der().clone()], other.clone_key()).unwrap_err(),
+            "the private key does not match the certificate"
+        );
+        assert_eq!(
+            ClientCert::new(Vec::new(), other).unwrap_err(),
+            "no certificate"
+        );
+    }
+
+    #[test]
+    fn tls_failures_are_found_in_ureq_errors() {
+        let unknown = rustls::Error::from(CertificateError::UnknownIssuer);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, unknown.clone());
+        let expected = Some("invalid peer certificate: unknown issuer".to_owned());
+        assert_eq!(ureq_tls_reason(&ureq::Error::Io(io)), expected);
+        assert_eq!(ureq_tls_reason(&ureq::Error::Rustls(unknown)), expected);
+        assert_eq!(
+            ureq_tls_reason(&ureq::Error::Tls("Invalid server name")),
+            Some("invalid server name".to_owned())
+        );
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(ureq_tls_reason(&ureq::Error::Io(refused)), None);
+        assert_eq!(ureq_tls_reason(&ureq::Error::HostNotFound), None);
     }
 
     #[test]
