@@ -348,6 +348,15 @@ impl Alerts {
                 .filter(|check| checks.contains(*check))
                 .collect();
             record.pairs.retain(|check, _| watched.contains(check));
+            // A format change while down: only alertmanager re-posts.
+            let reposts = record.config.format == AlertFormat::Alertmanager;
+            for pair in record.pairs.values_mut() {
+                pair.repost_at = match (reposts, pair.repost_at, &pair.firing) {
+                    (true, Some(at), Some(_)) => Some(at),
+                    (true, None, Some(_)) => Some(now.monotonic + REPOST_INTERVAL),
+                    _ => None,
+                };
+            }
             let mut new_pairs = Vec::new();
             for check in watched {
                 if !record.pairs.contains_key(check) {

@@ -83,6 +83,10 @@ pub(super) fn post(state: &mut State, request: &Request, now: Now) -> Reply {
 
 /// `POST /v1/checks/refresh`: runs a probe now; the reply waits for it.
 pub(super) fn refresh(state: &mut State, request: &Request, now: Now) -> Reply {
+    // Checks are stopped for the shutdown; no new probe may start.
+    if let Some(refused) = refuse_during_shutdown(state) {
+        return refused;
+    }
     let body: RefreshRequest = match decode(request) {
         Ok(body) => body,
         Err(reply) => return reply,

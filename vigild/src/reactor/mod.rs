@@ -264,7 +264,10 @@ impl Reactor {
             self.reap(now);
             self.state.supervisor.handle_timeout(now);
             self.state.checks.handle_timeout(now);
-            self.state.alerts.handle_timeout(now);
+            // Alertmanager re-posts stop at shutdown (D19).
+            if !self.state.supervisor.is_shutting_down() {
+                self.state.alerts.handle_timeout(now);
+            }
             self.connection_timeouts(now);
             self.pipe_timeouts(now);
         }
@@ -658,6 +661,7 @@ impl Reactor {
     /// stdout and stderr up to [`FINAL_DRAIN`] to take the rest, and let
     /// the socket file go.
     fn finish(&mut self) {
+        self.kill_probes();
         // Alerts already queued (a check failure that shut vigild down
         // enqueued its alert first) get up to 5 s in all
         // (checks-and-alerts.md §14).

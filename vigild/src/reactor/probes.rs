@@ -31,7 +31,7 @@ use crate::config::LogLevel;
 use crate::supervisor::Now;
 
 /// The most HTTP and TCP probe threads alive at once. A probe asked for
-/// beyond it fails at once with a message saying so. Each check has at most
+/// beyond it waits for a thread to end (its check's timeout still runs). Each check has at most
 /// one probe in flight, plus a cancelled one finishing its timeout, so this
 /// only binds with more than 32 HTTP or TCP checks all probing at the same
 /// moment against hung targets.
@@ -53,6 +53,9 @@ const DETAIL_LINES: usize = 5;
 /// A result coming back from a probe thread.
 type ThreadResult = (ProbeId, Result<(), ProbeFailure>);
 
+/// An HTTP or TCP probe to run on a thread.
+type ProbeJob = Box<dyn FnOnce() -> Result<(), ProbeFailure> + Send>;
+
 /// The probes in flight and the way back from their threads.
 pub(super) struct Probes {
     running: HashMap<ProbeId, Running>,
@@ -60,6 +63,8 @@ pub(super) struct Probes {
     results: Receiver<ThreadResult>,
     waker: Arc<Waker>,
     threads: Arc<AtomicUsize>,
+    /// Probes waiting for a thread, when [`MAX_PROBE_THREADS`] run.
+    waiting: VecDeque<(ProbeId, ProbeJob)>,
     /// Refresh replies to send once the current effects are applied:
     /// probes that finished (with the failure message, if any) or were
     /// cancelled (`None`).
@@ -98,6 +103,7 @@ impl Probes {
             results,
             waker,
             threads: Arc::new(AtomicUsize::new(0)),
+            waiting: VecDeque::new(),
             finished: Vec::new(),
         }
     }
@@ -144,11 +150,13 @@ impl Reactor {
                         }
                     };
                     self.state.alerts.observe(&check, observation, now);
-                    self.probes.finished.push((
-                        check,
-                        probe,
-                        Some(result.err().map(|f| f.message)),
-                    ));
+                    // A timeout cancels the probe and then finishes it:
+                    // the refresh is told the result, not the cancel.
+                    let outcome = Some(result.err().map(|f| f.message));
+                    match self.probes.finished.iter_mut().find(|f| f.1 == probe) {
+                        Some(entry) => entry.2 = outcome,
+                        None => self.probes.finished.push((check, probe, outcome)),
+                    }
                 }
                 Effect::Opened {
                     check,
@@ -229,8 +237,15 @@ impl Reactor {
             }
         };
         if let Err(failure) = started {
-            self.state.checks.handle_result(probe, Err(failure), now);
+            // Reported on the next turn, like any result: a refresh that
+            // asked for this probe is not parked yet while its request is
+            // being handled.
+            self.probes.running.insert(probe, Running::Thread);
+            if self.probes.sender.send((probe, Err(failure))).is_ok() {
+                let _ = self.probes.waker.wake();
+            }
         }
+        let _ = now;
     }
 
     fn spawn_probe_thread(
@@ -238,26 +253,32 @@ impl Reactor {
         probe: ProbeId,
         run: impl FnOnce() -> Result<(), ProbeFailure> + Send + 'static,
     ) -> Result<(), ProbeFailure> {
-        let threads = Arc::clone(&self.probes.threads);
-        if threads.fetch_add(1, Ordering::SeqCst) >= MAX_PROBE_THREADS {
-            threads.fetch_sub(1, Ordering::SeqCst);
-            return Err(ProbeFailure {
-                message: format!(
-                    "cannot run probe: {MAX_PROBE_THREADS} probes are already in flight"
-                ),
-                details: Vec::new(),
-            });
+        if self.probes.threads.load(Ordering::SeqCst) >= MAX_PROBE_THREADS {
+            // Waits for a thread to end; its check's timeout still runs, so
+            // a probe that waits too long fails as a timeout, never as
+            // "too many probes".
+            self.probes.waiting.push_back((probe, Box::new(run)));
+            self.probes.running.insert(probe, Running::Thread);
+            return Ok(());
         }
+        self.launch_thread(probe, Box::new(run))
+    }
+
+    fn launch_thread(&mut self, probe: ProbeId, run: ProbeJob) -> Result<(), ProbeFailure> {
+        let threads = Arc::clone(&self.probes.threads);
+        threads.fetch_add(1, Ordering::SeqCst);
         let sender = self.probes.sender.clone();
         let waker = Arc::clone(&self.probes.waker);
-        // Decremented by the thread however the probe ends.
+        // Decremented however the probe ends, and before its result is
+        // sent, so that the loop sees the room the moment it sees the
+        // result.
         let guard = ThreadCount(Arc::clone(&threads));
         let spawned = std::thread::Builder::new()
             .name("vigild-probe".into())
             .stack_size(PROBE_STACK)
             .spawn(move || {
-                let _guard = guard;
                 let result = run();
+                drop(guard);
                 if sender.send((probe, result)).is_ok() {
                     let _ = waker.wake();
                 }
@@ -338,6 +359,7 @@ impl Reactor {
             Some(Running::Thread) => {
                 // The thread ends at its own timeout; its result is dropped.
                 self.probes.running.remove(&probe);
+                self.probes.waiting.retain(|(waiting, _)| *waiting != probe);
             }
             None => {}
         }
@@ -451,12 +473,40 @@ impl Reactor {
         self.state.checks.handle_result(probe, result, now);
     }
 
-    /// Takes the results that probe threads sent back.
+    /// Takes the results that probe threads sent back, and starts the
+    /// probes that waited for a thread.
     pub(super) fn collect_probe_results(&mut self, now: Now) {
         while let Ok((probe, result)) = self.probes.results.try_recv() {
             if self.probes.running.remove(&probe).is_some() {
                 self.state.checks.handle_result(probe, result, now);
             }
+        }
+        while self.probes.threads.load(Ordering::SeqCst) < MAX_PROBE_THREADS {
+            let Some((probe, run)) = self.probes.waiting.pop_front() else {
+                break;
+            };
+            if let Err(failure) = self.launch_thread(probe, run) {
+                self.probes.running.remove(&probe);
+                self.state.checks.handle_result(probe, Err(failure), now);
+            }
+        }
+    }
+
+    /// At exit: SIGKILL to every exec probe still running (a refresh may
+    /// have started one after the checks stopped), so that none outlives
+    /// vigild.
+    pub(super) fn kill_probes(&mut self) {
+        let pids: Vec<i32> = self
+            .probes
+            .running
+            .values()
+            .filter_map(|running| match running {
+                Running::Exec { pid, .. } => Some(*pid),
+                Running::Thread => None,
+            })
+            .collect();
+        for pid in pids {
+            self.kill_probe_group(pid);
         }
     }
 }

@@ -312,3 +312,18 @@ fn job_settings_come_from_the_alert_with_defaults() {
         )
     );
 }
+
+#[test]
+fn a_format_change_while_down_starts_or_stops_the_reposts() {
+    let am = "alerts:\n  pager:\n    url: http://127.0.0.1:9/\n    format: alertmanager\n    on-check: [api]\n";
+    let (mut h, _) = Harness::new(am, &[]);
+    assert_eq!(h.observe("api", down("refused")).len(), 1);
+    assert!(h.alerts.next_deadline().is_some());
+    // Now a webhook: it never repeats its down.
+    h.load(PAGER, &[], &["api"]);
+    assert_eq!(h.alerts.next_deadline(), None);
+    assert!(h.advance(Duration::from_secs(120)).is_empty());
+    // Back to alertmanager while still down: re-posts resume.
+    h.load(am, &[], &["api"]);
+    assert_eq!(h.advance(Duration::from_secs(60)).len(), 1);
+}
