@@ -221,12 +221,13 @@ impl Reactor {
     pub fn run(mut self, hold: bool) -> Ending {
         let mut events = Events::with_capacity(256);
         let mut now = clock();
-        self.state.supervisor.boot(now, hold);
         // Checks start as soon as their layer is loaded (checks-and-alerts.md
-        // §2), whatever `--hold` says about services.
+        // §2), whatever `--hold` says about services, and before the
+        // autostart (supervision.md §11 steps 6 and 7).
         let checks = self.state.supervisor.plan().checks().clone();
         self.state.checks.update_plan(&checks, now);
         self.state.update_alerts(now);
+        self.state.supervisor.boot(now, hold);
         loop {
             self.apply_effects(now);
             if let Some(code) = self.exit {
