@@ -31,10 +31,10 @@ use crate::config::LogLevel;
 use crate::supervisor::Now;
 
 /// The most HTTP and TCP probe threads alive at once. A probe asked for
-/// beyond it waits for a thread to end (its check's timeout still runs). Each check has at most
-/// one probe in flight, plus a cancelled one finishing its timeout, so this
-/// only binds with more than 32 HTTP or TCP checks all probing at the same
-/// moment against hung targets.
+/// beyond it waits for a thread to end (its check's timeout still runs).
+/// Each check has at most one probe in flight, plus a cancelled one
+/// finishing its timeout; checks loaded together probe at the same moment,
+/// so this binds with more than 64 HTTP or TCP checks.
 pub const MAX_PROBE_THREADS: usize = 64;
 
 /// The stack of a probe thread: enough for a rustls handshake and ureq.
