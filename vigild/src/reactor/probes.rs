@@ -130,7 +130,7 @@ impl Reactor {
                     probe,
                     spec,
                     timeout,
-                } => self.start_probe(&check, probe, spec, timeout, now),
+                } => self.start_probe(&check, probe, spec, timeout),
                 Effect::Cancel { check, probe } => self.cancel_probe(&check, probe),
                 Effect::Finished {
                     check,
@@ -219,14 +219,7 @@ impl Reactor {
         any
     }
 
-    fn start_probe(
-        &mut self,
-        check: &str,
-        probe: ProbeId,
-        spec: ProbeSpec,
-        timeout: Duration,
-        now: Now,
-    ) {
+    fn start_probe(&mut self, check: &str, probe: ProbeId, spec: ProbeSpec, timeout: Duration) {
         let started = match spec {
             ProbeSpec::Exec(exec) => self.spawn_exec_probe(check, probe, &exec),
             ProbeSpec::Http(http) => {
@@ -245,7 +238,6 @@ impl Reactor {
                 let _ = self.probes.waker.wake();
             }
         }
-        let _ = now;
     }
 
     fn spawn_probe_thread(
