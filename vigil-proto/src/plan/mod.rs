@@ -29,6 +29,8 @@ pub use model::{
     TcpProbe, Workload,
 };
 pub use stack::{AddError, Addition, add_layer};
+#[cfg(feature = "templates")]
+pub use validate::describe_template_error;
 
 use crate::cmdline::ServiceCommand;
 

@@ -466,9 +466,11 @@ fn compile_template(source: &str) -> Result<(), String> {
 }
 
 /// `line L, column C: <kind>: <detail>`, or only the line when minijinja
-/// gives no position inside it.
+/// gives no position inside it. vigild words render errors of alert
+/// templates with it too.
 #[cfg(feature = "templates")]
-fn describe_template_error(error: &minijinja::Error, source: &str) -> String {
+#[must_use]
+pub fn describe_template_error(error: &minijinja::Error, source: &str) -> String {
     let what = match error.detail() {
         Some(detail) => format!("{}: {detail}", error.kind()),
         None => error.kind().to_string(),

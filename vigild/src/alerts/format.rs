@@ -27,7 +27,7 @@ use minijinja::value::Kwargs;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
 use serde::Serialize;
 use vigil_proto::api::{Precision, Timestamp, quote};
-use vigil_proto::plan::{AlertFormat, StringMap};
+use vigil_proto::plan::{AlertFormat, StringMap, describe_template_error};
 
 use super::event::{Event, EventStatus};
 
@@ -113,7 +113,7 @@ impl Template {
         environment.add_filter("tojson", strict_tojson);
         match environment.add_template_owned(TEMPLATE_NAME, source.to_owned()) {
             Ok(()) => Ok(Template { environment }),
-            Err(error) => Err(describe(&error, source)),
+            Err(error) => Err(describe_template_error(&error, source)),
         }
     }
 
@@ -131,7 +131,7 @@ impl Template {
             .map_err(|error| error.to_string())?;
         let text = template
             .render(variables(event))
-            .map_err(|error| describe(&error, template.source()))?;
+            .map_err(|error| describe_template_error(&error, template.source()))?;
         match serde_json::from_str::<serde::de::IgnoredAny>(&text) {
             Ok(_) => Ok(text),
             Err(error) => Err(format!("rendered text is not JSON: {error}")),
@@ -178,28 +178,6 @@ fn variables(event: &Event) -> Value {
     variables.insert("info", Value::from(event.info.clone()));
     variables.insert("error", Value::from(error_text(event)));
     Value::from(variables)
-}
-
-/// `line L, column C: <kind>: <detail>`, or only the line when minijinja
-/// gives no position inside it. vigil-proto's plan check
-/// (`plan/validate.rs`, `describe_template_error`) words compile errors the
-/// same way; keep the two in step.
-fn describe(error: &minijinja::Error, source: &str) -> String {
-    let what = match error.detail() {
-        Some(detail) => format!("{}: {detail}", error.kind()),
-        None => error.kind().to_string(),
-    };
-    let before = error.range().and_then(|range| source.get(..range.start));
-    match (before, error.line()) {
-        (Some(before), _) => {
-            let line = before.matches('\n').count() + 1;
-            let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
-            let column = before[line_start..].chars().count() + 1;
-            format!("line {line}, column {column}: {what}")
-        }
-        (None, Some(line)) => format!("line {line}: {what}"),
-        (None, None) => what,
-    }
 }
 
 /// §11.1, or §11.2 when there is a template that renders to JSON.
